@@ -1,0 +1,1304 @@
+"""The workflow engine: a finite state machine with memory.
+
+A :class:`GenericWorkflowEngine` runs a *definition* (a possibly nested list
+of tasks, each a callable taking ``(obj, eng)``) over a list of *objects*
+(tokens), one object at a time. Its :class:`MachineState` remembers which
+object and which task it is at, so that processing can be halted, inspected
+and restarted from any point.
+
+What happens around each object and task is delegated to overridable classes:
+:class:`ProcessingFactory` (around the object loop and each object),
+:class:`ActionMapper` (around each definition run and each task) and
+:class:`TransitionActions` (what each control-flow exception does).
+"""
+
+from __future__ import annotations
+
+import collections.abc
+import logging
+import sys
+from collections.abc import Callable, Iterable
+from types import FunctionType
+from typing import Any, NoReturn
+
+from .deprecation import deprecated
+from .errors import (
+    AbortProcessing,
+    BreakFromThisLoop,
+    ContinueNextToken,
+    HaltProcessing,
+    JumpCall,
+    JumpCallBack,
+    JumpCallForward,
+    JumpToken,
+    JumpTokenBack,
+    JumpTokenForward,
+    SkipToken,
+    StopProcessing,
+    WorkflowAPIError,
+    WorkflowDefinitionError,
+    WorkflowError,
+    WorkflowObjectStatusError,
+    WorkflowTransition,
+)
+from .utils import classproperty
+
+__all__ = (
+    "AbortProcessing",
+    "ActionMapper",
+    "Break",
+    "BreakFromThisLoop",
+    "Callbacks",
+    "Continue",
+    "ContinueNextToken",
+    "GenericWorkflowEngine",
+    "HaltProcessing",
+    "JumpCall",
+    "JumpCallBack",
+    "JumpCallForward",
+    "JumpToken",
+    "JumpTokenBack",
+    "JumpTokenForward",
+    "MachineState",
+    "ProcessingFactory",
+    "Signal",
+    "SkipToken",
+    "StopProcessing",
+    "TransitionActions",
+    "WorkflowAPIError",
+    "WorkflowDefinitionError",
+    "WorkflowError",
+    "WorkflowObjectStatusError",
+    "WorkflowTransition",
+    "get_logger",
+    "reset_all_loggers",
+)
+
+Task = Callable[[Any, "GenericWorkflowEngine"], Any]
+"""A task: any callable taking ``(obj, eng)``."""
+
+
+# --------------------------------------------------------------------------
+# Logging
+
+
+_handed_out_loggers: dict[str, logging.Logger] = {}
+
+
+def get_logger(name: str) -> logging.Logger:
+    """Return the logger ``name`` under the ``workflow`` logger hierarchy.
+
+    A name outside the hierarchy is prefixed with ``workflow.``. The library
+    attaches no handler and sets no level: the application configures
+    logging.
+
+    :param name: the logger's name, e.g. ``"workflow.engine.MyEngine"``.
+    """
+    if name != "workflow" and not name.startswith("workflow."):
+        name = "workflow." + name
+    logger = logging.getLogger(name)
+    _handed_out_loggers[name] = logger
+    return logger
+
+
+def reset_all_loggers(level: int | str) -> None:
+    """Set ``level`` on every logger handed out by :func:`get_logger` so far.
+
+    :param level: a :mod:`logging` level, such as ``logging.DEBUG``.
+    """
+    for logger in _handed_out_loggers.values():
+        logger.setLevel(level)
+
+
+def _logger_name_for(cls: type) -> str:
+    module = cls.__module__
+    if module == "workflow" or module.startswith("workflow."):
+        return f"{module}.{cls.__qualname__}"
+    return f"workflow.{module}.{cls.__qualname__}"
+
+
+# --------------------------------------------------------------------------
+# Signals
+
+
+class _Signal:
+    """Sends the :mod:`workflow.signals` signals, if blinker is installed.
+
+    Each method imports :mod:`workflow.signals` when called, so a missing
+    blinker is noticed at call time; it is then reported once, as a warning,
+    and every signal call does nothing.
+    """
+
+    def __init__(self) -> None:
+        self._missing_reported = False
+
+    def _send(self, signal_name: str, eng: Any, args: Any, kwargs: Any) -> None:
+        try:
+            import workflow.signals
+        except ImportError:
+            if not self._missing_reported:
+                self._missing_reported = True
+                log = eng.log if eng is not None else logging.getLogger()
+                log.warning(
+                    "Could not import signals lib; ignoring all future signal calls."
+                )
+            return
+        signal = getattr(workflow.signals, signal_name)
+        if signal.receivers:
+            signal.send(eng, *args, **kwargs)
+
+    def workflow_started(self, eng: Any, *args: Any, **kwargs: Any) -> None:
+        """Send :data:`workflow.signals.workflow_started` with ``eng`` as sender."""
+        self._send("workflow_started", eng, args, kwargs)
+
+    def workflow_finished(self, eng: Any, *args: Any, **kwargs: Any) -> None:
+        """Send :data:`workflow.signals.workflow_finished` with ``eng`` as sender."""
+        self._send("workflow_finished", eng, args, kwargs)
+
+    def workflow_halted(self, eng: Any, *args: Any, **kwargs: Any) -> None:
+        """Send :data:`workflow.signals.workflow_halted` with ``eng`` as sender."""
+        self._send("workflow_halted", eng, args, kwargs)
+
+    def workflow_error(self, eng: Any, *args: Any, **kwargs: Any) -> None:
+        """Send :data:`workflow.signals.workflow_error` with ``eng`` as sender."""
+        self._send("workflow_error", eng, args, kwargs)
+
+
+Signal = _Signal()
+"""The one :class:`_Signal` instance, used by every engine."""
+
+
+# --------------------------------------------------------------------------
+# Control-flow helpers shared with the patterns
+
+
+class Break(Exception):
+    """Raised by a transition action to leave the object loop."""
+
+
+class Continue(Exception):
+    """Raised by a transition action to go straight to the next object."""
+
+
+class _RunSuperseded(BaseException):
+    """A task started a new run of its own engine, which finished the work.
+
+    Raised in the outer run right after that task returns; ``process`` then
+    returns without running anything more.
+    """
+
+
+class _BreakLevel:
+    """Marker a control task returns to leave the block it runs in."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "BREAK_LEVEL"
+
+
+BREAK_LEVEL = _BreakLevel()
+
+
+class _ControlTask:
+    """A task that computes where the engine goes next instead of raising.
+
+    ``decide(obj, eng)`` returns ``None`` (go on), an ``int`` (jump that many
+    tasks, as :meth:`GenericWorkflowEngine.jump_call`) or :data:`BREAK_LEVEL`
+    (leave the block, as :meth:`GenericWorkflowEngine.break_current_loop`).
+
+    The engine's fast path calls ``decide`` and moves itself, which saves an
+    exception per step of the control-flow patterns. Called as an ordinary
+    task (by a subclass's ``execute_callback``, or by user code), it raises
+    the usual exceptions through the engine's methods. It carries the name,
+    qualified name, module and docstring of its ``decide`` function, so it
+    reads like the closure it wraps.
+    """
+
+    def __init__(self, decide: Callable[[Any, Any], Any]) -> None:
+        self.decide = decide
+        self.__name__ = decide.__name__
+        self.__qualname__ = decide.__qualname__
+        self.__module__ = decide.__module__
+        self.__doc__ = decide.__doc__
+        self.__wrapped__ = decide
+
+    def __call__(self, obj: Any, eng: Any) -> None:
+        step = self.decide(obj, eng)
+        if step is None:
+            return
+        if step is BREAK_LEVEL:
+            eng.break_current_loop()
+        eng.jump_call(step)
+
+    def __repr__(self) -> str:
+        return f"<function {self.__qualname__} at {id(self):#x}>"
+
+
+# --------------------------------------------------------------------------
+# State and definitions
+
+
+class MachineState:
+    """Where the engine is: which object, and which task of the definition.
+
+    :param token_pos: index of the object being (or last) processed;
+        ``-1`` before the first one.
+    :param callback_pos: path to the task being run, one index per nesting
+        level of the definition; ``[0]`` at the start.
+
+    ``token_pos`` is raised by one *before* an object is taken;
+    ``callback_pos`` is updated after a task returns, so after an exception it
+    still points at the task that raised.
+    """
+
+    __slots__ = ("_token_pos", "callback_pos", "current_object_processed")
+
+    def __init__(
+        self, token_pos: int | None = None, callback_pos: list[int] | None = None
+    ) -> None:
+        self._token_pos = -1
+        self.callback_pos: list[int] = [0]
+        self.current_object_processed = False
+        if token_pos is not None:
+            self.token_pos = token_pos
+        if callback_pos is not None:
+            self.callback_pos = callback_pos
+
+    @property
+    def token_pos(self) -> int:
+        """Index of the current object; ``-1`` before the first one."""
+        return self._token_pos
+
+    @token_pos.setter
+    def token_pos(self, value: int) -> None:
+        if type(value) is not int and (
+            isinstance(value, bool) or not isinstance(value, int)
+        ):
+            raise TypeError(
+                f"token_pos must be an int, not {type(value).__name__} ({value!r})"
+            )
+        if value < -1:
+            raise AttributeError(
+                f"token_pos cannot be set to {value}: the lowest position is -1"
+                " (before the first object)"
+            )
+        self._token_pos = value
+
+    def reset(self) -> None:
+        """Go back to before the first object and task."""
+        self.token_pos_reset()
+        self.callback_pos_reset()
+        self.current_object_processed = False
+
+    def token_pos_reset(self) -> None:
+        """Set ``token_pos`` back to ``-1``."""
+        self._token_pos = -1
+
+    def callback_pos_reset(self) -> None:
+        """Set ``callback_pos`` to a fresh ``[0]``."""
+        self.callback_pos = [0]
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {
+            "token_pos": self._token_pos,
+            "callback_pos": self.callback_pos,
+            "current_object_processed": self.current_object_processed,
+        }
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self._token_pos = state["token_pos"]
+        self.callback_pos = state["callback_pos"]
+        self.current_object_processed = state["current_object_processed"]
+
+    def __repr__(self) -> str:
+        return (
+            f"MachineState(token_pos={self._token_pos}, "
+            f"callback_pos={self.callback_pos!r}, "
+            f"current_object_processed={self.current_object_processed})"
+        )
+
+
+def _check_definition_item(item: Any, path: list[int]) -> None:
+    if isinstance(item, (list, tuple)):
+        for index, child in enumerate(item):
+            if child is not None:
+                _check_definition_item(child, [*path, index])
+    elif not callable(item):
+        raise TypeError(
+            f"Workflow definition item at position {path} is {item!r}"
+            f" ({type(item).__name__}), which is neither a task (a callable"
+            " taking (obj, eng)) nor a list of tasks"
+        )
+
+
+class Callbacks:
+    """The definitions of an engine, stored under string keys.
+
+    The default key is ``'*'``; other keys let one engine hold one definition
+    per kind of object (see :meth:`GenericWorkflowEngine.callback_chooser`).
+    """
+
+    def __init__(self) -> None:
+        self._definitions: dict[Any, list[Any]] = {}
+
+    def get(self, key: Any = "*") -> Any:
+        """Return the definition stored under ``key``.
+
+        :param key: the definition's key; a falsy key returns the whole
+            key-to-definition mapping instead.
+        :raises KeyError: when nothing is stored under ``key``.
+        """
+        if not key:
+            return self._definitions
+        try:
+            return self._definitions[key]
+        except KeyError:
+            raise KeyError(
+                f"No workflow is registered for the key: {key}. Make sure that"
+                " the workflows were loaded (set with callbacks.replace() or"
+                " add_many()) and that the definition was not empty."
+            ) from None
+
+    def add(self, func: Any, key: Any = "*") -> None:
+        """Append one task or block to the definition under ``key``.
+
+        A falsy ``func`` (``None``, an empty list) is ignored and creates
+        nothing.
+
+        :raises TypeError: when ``func`` is neither callable nor a list or
+            tuple of such.
+        """
+        if not func:
+            return
+        _check_definition_item(func, [len(self._definitions.get(key, ()))])
+        self._definitions.setdefault(key, []).append(func)
+
+    def add_many(self, list_or_tuple: Iterable[Any], key: Any = "*") -> None:
+        """Clean ``list_or_tuple`` (:meth:`cleanup_callables`) and add each item."""
+        items = list(self.cleanup_callables(list_or_tuple))
+        _check_definition_item(items, [])
+        for item in items:
+            self.add(item, key)
+
+    @classmethod
+    def cleanup_callables(cls, callbacks: Iterable[Any]) -> list[Any]:
+        """Return ``callbacks`` cleaned: lists stay nested, tuples flattened.
+
+        Lists are cleaned recursively and stay lists; tuples are flattened
+        into their parent at any depth; ``None`` is dropped; anything else is
+        kept as it is::
+
+            [f, (g, (h, None)), [i, (j,)], None]  ->  [f, g, h, [i, j]]
+        """
+        cleaned: list[Any] = []
+        for item in callbacks:
+            if item is None:
+                continue
+            if isinstance(item, list):
+                cleaned.append(cls.cleanup_callables(item))
+            elif isinstance(item, tuple):
+                cleaned.extend(cls.cleanup_callables(item))
+            else:
+                cleaned.append(item)
+        return cleaned
+
+    def replace(self, funcs: Iterable[Any], key: Any = "*") -> None:
+        """Replace the definition under ``key`` with ``funcs`` (cleaned).
+
+        ``funcs`` is checked before anything is removed, so a bad definition
+        leaves the old one in place.
+        """
+        items = list(self.cleanup_callables(funcs))
+        _check_definition_item(items, [])
+        self.clear(key)
+        for item in items:
+            self.add(item, key)
+
+    def clear(self, key: Any = "*") -> None:
+        """Remove the definition under ``key``, if there is one."""
+        self._definitions.pop(key, None)
+
+    def clear_all(self) -> None:
+        """Remove every definition."""
+        self._definitions.clear()
+
+    def empty(self) -> bool:
+        """Return whether no definition is stored."""
+        return not self._definitions
+
+    def __repr__(self) -> str:
+        return f"<Callbacks {self._definitions!r}>"
+
+
+class _ExtraData(dict):  # type: ignore[type-arg]
+    """The engine's ``extra_data``: a dict with the 2.0 ``setget`` method."""
+
+    def setget(self, key: Any, default: Any = None) -> Any:
+        """Return ``self[key]``, storing ``default`` there first if missing."""
+        return self.setdefault(key, default)
+
+
+# --------------------------------------------------------------------------
+# Overridable behaviour
+
+
+class ActionMapper:
+    """Hooks around each run of a definition and each task (all no-ops).
+
+    Subclass it and return the subclass from
+    :attr:`ProcessingFactory.action_mapper` to add behaviour.
+    """
+
+    @staticmethod
+    def before_callbacks(obj: Any, eng: GenericWorkflowEngine) -> None:
+        """Called before the definition runs on ``obj``."""
+
+    @staticmethod
+    def after_callbacks(obj: Any, eng: GenericWorkflowEngine) -> None:
+        """Called after the definition ran on ``obj``, whatever happened."""
+
+    @staticmethod
+    def before_each_callback(eng: GenericWorkflowEngine, callback: Task, obj: Any):
+        """Called before each task."""
+
+    @staticmethod
+    def after_each_callback(eng: GenericWorkflowEngine, callback: Task, obj: Any):
+        """Called after each task, whatever happened."""
+
+
+class TransitionActions:
+    """What the engine does when a task raises, by exception class name.
+
+    The engine looks up the method named after the exception's class
+    (``type(exc).__name__``), falling back to :meth:`Exception`, and calls it
+    as ``handler(obj, eng, callbacks, exc_info)``. A handler may raise
+    :class:`Break` (leave the object loop), :class:`Continue` (next object),
+    re-raise (leave :meth:`~GenericWorkflowEngine.process`), or return (the
+    object is left as it is and the loop goes on). Add a method to handle
+    another exception class by name.
+    """
+
+    @staticmethod
+    def StopProcessing(obj: Any, eng: GenericWorkflowEngine, callbacks, exc_info):
+        """Leave the object loop; ``after_processing`` still runs."""
+        eng.log.debug("Processing was stopped at object %s", eng.state.token_pos)
+        raise Break
+
+    @staticmethod
+    def HaltProcessing(obj: Any, eng: GenericWorkflowEngine, callbacks, exc_info):
+        """Send ``workflow_halted`` and re-raise the halt to the caller."""
+        eng.log.debug(
+            "Processing was halted at object %s, task %s",
+            eng.state.token_pos,
+            eng.state.callback_pos,
+        )
+        eng.signal.workflow_halted(eng)
+        raise exc_info[1].with_traceback(exc_info[2])
+
+    @staticmethod
+    def ContinueNextToken(
+        obj: Any, eng: GenericWorkflowEngine, callbacks, exc_info
+    ) -> NoReturn:
+        """Reset the task position and go on with the next object."""
+        eng.log.debug("Continuing with the object after %s", eng.state.token_pos)
+        eng.state.callback_pos_reset()
+        raise Continue
+
+    @staticmethod
+    def JumpToken(obj: Any, eng: GenericWorkflowEngine, callbacks, exc_info):
+        """Move ``token_pos`` by the jump's offset and reset the task position."""
+        step = exc_info[1].args[0]
+        state = eng.state
+        if step > 0:
+            state.token_pos = min(len(eng), state.token_pos - 1 + step)
+        else:
+            state.token_pos = max(-1, state.token_pos - 1 + step)
+        state.callback_pos_reset()
+        eng.log.debug("Jumped %s objects, to token_pos %s", step, state.token_pos)
+
+    @staticmethod
+    def JumpTokenForward(obj: Any, eng: GenericWorkflowEngine, callbacks, exc_info):
+        """As :meth:`JumpToken`; a negative offset raises :class:`WorkflowError`."""
+        step = exc_info[1].args[0]
+        if step < 0:
+            raise WorkflowError(
+                f"JumpTokenForward cannot jump backwards (offset {step});"
+                " use jump_token() with a negative offset"
+            )
+        TransitionActions.JumpToken(obj, eng, callbacks, exc_info)
+
+    @staticmethod
+    def JumpTokenBack(obj: Any, eng: GenericWorkflowEngine, callbacks, exc_info):
+        """As :meth:`JumpToken`; a positive offset raises :class:`WorkflowError`."""
+        step = exc_info[1].args[0]
+        if step > 0:
+            raise WorkflowError(
+                f"JumpTokenBack cannot jump forwards (offset {step});"
+                " use jump_token() with a positive offset"
+            )
+        TransitionActions.JumpToken(obj, eng, callbacks, exc_info)
+
+    @staticmethod
+    def SkipToken(obj: Any, eng: GenericWorkflowEngine, callbacks, exc_info):
+        """Go on with the next object, saving nothing for this one."""
+        eng.log.debug("Skipped object %s", eng.state.token_pos)
+        eng.state.callback_pos_reset()
+        raise Continue
+
+    @staticmethod
+    def AbortProcessing(obj: Any, eng: GenericWorkflowEngine, callbacks, exc_info):
+        """Leave the object loop, saving nothing for this object."""
+        eng.log.debug("Processing was aborted at object %s", eng.state.token_pos)
+        raise Break
+
+    @staticmethod
+    def Exception(obj: Any, eng: GenericWorkflowEngine, callbacks, exc_info):
+        """Send ``workflow_error`` and re-raise the exception to the caller."""
+        eng.signal.workflow_error(eng)
+        raise exc_info[1].with_traceback(exc_info[2])
+
+
+class ProcessingFactory:
+    """Hooks around the object loop and each object.
+
+    Subclass it and return the subclass from the engine's
+    ``processing_factory`` class property to add behaviour.
+    """
+
+    @classproperty
+    def action_mapper(cls) -> Any:
+        """The :class:`ActionMapper` (sub)class used for definitions and tasks."""
+        return ActionMapper
+
+    @classproperty
+    def transition_exception_mapper(cls) -> Any:
+        """The :class:`TransitionActions` (sub)class handling exceptions."""
+        return TransitionActions
+
+    @staticmethod
+    def before_processing(eng: GenericWorkflowEngine, objects: Any) -> None:
+        """Send ``workflow_started`` and attach ``objects`` to the engine."""
+        eng.signal.workflow_started(eng)
+        eng.state.current_object_processed = False
+        eng.objects = objects
+
+    @staticmethod
+    def after_processing(eng: GenericWorkflowEngine, objects: Any) -> None:
+        """Send ``workflow_finished`` and mark the run as finished."""
+        eng.signal.workflow_finished(eng)
+        eng.state.current_object_processed = True
+
+    @staticmethod
+    def before_object(eng: GenericWorkflowEngine, objects: Any, obj: Any) -> None:
+        """Called before each object is processed."""
+
+    @staticmethod
+    def after_object(eng: GenericWorkflowEngine, objects: Any, obj: Any) -> None:
+        """Called after each object completed without exception."""
+
+
+# The defaults the engine may skip: hooks identical to these do nothing.
+_NOOP_HOOKS = frozenset(
+    {
+        ActionMapper.before_callbacks,
+        ActionMapper.after_callbacks,
+        ActionMapper.before_each_callback,
+        ActionMapper.after_each_callback,
+        ProcessingFactory.before_object,
+        ProcessingFactory.after_object,
+    }
+)
+
+
+def _noop(*args: Any) -> None:
+    return None
+
+
+def _jump_target(index: int, step: int, size: int) -> int:
+    if step >= 0:
+        return min(size, index + step - 1)
+    return max(-1, index + step - 1)
+
+
+# --------------------------------------------------------------------------
+# The engine
+
+
+class GenericWorkflowEngine:
+    """A finite state machine with memory, running tasks over objects.
+
+    :ivar callbacks: the definitions (:class:`Callbacks`).
+    :ivar objects: the objects being processed (``[]`` at first).
+    :ivar log: the engine's :class:`logging.Logger` (:meth:`init_logger`).
+    :ivar state: where the engine is (:class:`MachineState`).
+    :ivar extra_data: a dict shared by all tasks for the engine's life.
+
+    One engine is not thread-safe: run one engine per thread.
+    """
+
+    def __init__(self) -> None:
+        self.callbacks = Callbacks()
+        self.objects: Any = []
+        self.log = self.init_logger()
+        self.state = MachineState()
+        self.extra_data: dict[Any, Any] = _ExtraData()
+        self._run_token: object | None = None
+
+    # -- overridable parts ---------------------------------------------------
+
+    @classproperty
+    def processing_factory(cls) -> Any:
+        """The :class:`ProcessingFactory` (sub)class of this engine."""
+        return ProcessingFactory
+
+    @classproperty
+    def signal(cls) -> _Signal:
+        """The :class:`_Signal` used to send the workflow signals."""
+        return Signal
+
+    def init_logger(self) -> logging.Logger:
+        """Return the engine's logger, named after its class under ``workflow``."""
+        return get_logger(_logger_name_for(type(self)))
+
+    def callback_chooser(self, obj: Any) -> Any:
+        """Return the definition to run on ``obj``.
+
+        Objects with a 2.x ``getFeature`` method get the definition stored
+        under ``obj.getFeature('type')`` (deprecated); others the one under
+        ``'*'``. Override to choose by your own rule.
+        """
+        get_feature = getattr(obj, "getFeature", None)
+        if get_feature is not None:
+            import warnings
+
+            warnings.warn(
+                "Choosing callbacks through obj.getFeature('type') is deprecated;"
+                " override callback_chooser() instead",
+                DeprecationWarning,
+                stacklevel=2,
+            )
+            kind = get_feature("type")
+            return self.callbacks.get(kind) if kind else None
+        return self.callbacks.get("*")
+
+    def execute_callback(self, callback: Task, obj: Any) -> None:
+        """Run one task on ``obj``; override to wrap every task."""
+        callback(obj, self)
+
+    # -- properties ----------------------------------------------------------
+
+    def __len__(self) -> int:
+        return len(self.objects)
+
+    @property
+    def current_object(self) -> Any:
+        """The object being (or last) processed, ``None`` before the first."""
+        if self.state.token_pos < 0:
+            return None
+        return self.objects[self.state.token_pos]
+
+    @property
+    def has_completed(self) -> bool:
+        """Whether every object has been processed."""
+        token_pos = self.state.token_pos
+        if token_pos == -1:
+            return False
+        return (
+            token_pos >= len(self.objects) - 1 and self.state.current_object_processed
+        )
+
+    @property
+    def current_taskname(self) -> str | None:
+        """Name of the task at ``callback_pos`` (``str()`` of a block there).
+
+        ``None`` when the position points past the definition.
+        """
+        node: Any = self.callbacks.get("*")
+        try:
+            for index in self.state.callback_pos:
+                node = node[index]
+                if callable(node):
+                    break
+        except (IndexError, TypeError):
+            return None
+        if isinstance(node, (list, tuple)):
+            return str(node)
+        return getattr(node, "__name__", repr(node))
+
+    # -- control methods (called by tasks) -------------------------------------
+
+    def halt(self, msg: str = "", action: Any = None, payload: Any = None) -> NoReturn:
+        """Halt the engine: the caller gets :class:`HaltProcessing`.
+
+        The state is kept, so the caller can inspect it and :meth:`restart`.
+
+        :param msg: why the engine halts.
+        :param action: name of what the application should do about it.
+        :param payload: any data to hand to the application.
+        """
+        raise HaltProcessing(msg, action=action, payload=payload)
+
+    def stop(self) -> NoReturn:
+        """Stop processing: no further object is taken."""
+        raise StopProcessing
+
+    def continue_next_token(self) -> NoReturn:
+        """End the current object and go on with the next one."""
+        raise ContinueNextToken
+
+    def break_current_loop(self) -> NoReturn:
+        """Leave the block being run; the enclosing block goes on."""
+        raise BreakFromThisLoop
+
+    def jump_call(self, offset: int) -> NoReturn:
+        """Jump ``offset`` tasks away in the current block.
+
+        ``1`` is the next task, ``2`` skips one, ``0`` runs the same task
+        again, ``-1`` goes back to the previous one. A jump past either end
+        stops at the end or restarts the block from its first task.
+        """
+        raise JumpCall(_checked_offset(offset, "jump_call"))
+
+    @staticmethod
+    def jump_token(offset: int) -> NoReturn:
+        """Jump ``offset`` objects away (``1`` is the next, ``0`` this one again)."""
+        raise JumpToken(_checked_offset(offset, "jump_token"))
+
+    @staticmethod
+    def skip_token() -> NoReturn:
+        """Go on with the next object, saving nothing for this one."""
+        raise SkipToken
+
+    @staticmethod
+    def abort() -> NoReturn:
+        """Leave the object loop, saving nothing for the current object."""
+        raise AbortProcessing
+
+    # -- running -------------------------------------------------------------
+
+    def process(
+        self,
+        objects: Iterable[Any],
+        stop_on_error: bool = True,
+        stop_on_halt: bool = True,
+        initial_run: bool = True,
+        reset_state: bool = True,
+    ) -> None:
+        """Run the definition over ``objects``, one object at a time.
+
+        :param objects: the objects to process. A list (or other sequence) is
+            used as it is and becomes :attr:`objects`; any other iterable is
+            read into a list first.
+        :param stop_on_error: when false, a :class:`WorkflowError` moves on to
+            the next object instead of reaching the caller.
+        :param stop_on_halt: when false, a :class:`HaltProcessing` moves on to
+            the next object instead of reaching the caller.
+        :param initial_run: kept for 2.x compatibility; unused.
+        :param reset_state: start from the first object and task; false
+            resumes from :attr:`state` (as :meth:`restart` does).
+        :raises WorkflowError: when ``objects`` is not an iterable of objects
+            or no definition is set.
+        """
+        objects = self._checked_objects(objects)
+        if self.callbacks.empty():
+            raise WorkflowError("The callbacks are empty, did you set them?")
+        if reset_state:
+            self.state.reset()
+        run_token = self._run_token = object()
+        while True:
+            try:
+                self._run_objects(objects, run_token)
+                return
+            except _RunSuperseded:
+                if self._run_token is run_token:
+                    raise
+                return
+            except HaltProcessing:
+                if stop_on_halt or self._run_token is not run_token:
+                    raise
+            except WorkflowError:
+                if stop_on_error or self._run_token is not run_token:
+                    raise
+            self.state.callback_pos = [0]
+
+    def _checked_objects(self, objects: Any) -> Any:
+        if isinstance(objects, (str, bytes)) or not isinstance(
+            objects, collections.abc.Iterable
+        ):
+            raise WorkflowError(
+                f"process() needs a list of objects; got {type(objects).__name__}"
+                f" {objects!r:.80}, which is not an iterable of objects"
+                " (wrap a single object in a list: [obj])"
+            )
+        if type(objects) is not list and not isinstance(
+            objects, collections.abc.Sequence
+        ):
+            objects = list(objects)
+        if not len(objects):
+            self.log.warning(
+                "List of objects is empty. Running workflow on empty set has no effect."
+            )
+        return objects
+
+    def restart(
+        self,
+        obj: str,
+        task: str,
+        objects: Any = None,
+        stop_on_error: bool = True,
+        stop_on_halt: bool = True,
+    ) -> None:
+        """Resume processing relative to where the engine stopped.
+
+        :param obj: ``'prev'``, ``'current'``, ``'next'`` or ``'first'``
+            object.
+        :param task: ``'prev'``, ``'current'``, ``'next'`` or ``'first'``
+            task (in the innermost block of the saved position).
+        :param objects: objects to process instead of :attr:`objects`.
+        :raises WorkflowError: when ``obj`` or ``task`` is another word.
+
+        ``restart('current', 'next')`` resumes a halted object after the task
+        that halted; ``restart('next', 'first')`` goes on with the next
+        object. Called from a task, the new run carries the engine on and the
+        task's own run ends when it returns.
+        """
+        if obj not in _OBJECT_MOVES:
+            raise WorkflowError(
+                f"Unknown object position for restart(): {obj!r};"
+                " use 'prev', 'current', 'next' or 'first'"
+            )
+        if task not in _TASK_MOVES:
+            raise WorkflowError(
+                f"Unknown task position for restart(): {task!r};"
+                " use 'prev', 'current', 'next' or 'first'"
+            )
+        state = self.state
+        if obj == "first":
+            state.token_pos = -1
+        else:
+            state.token_pos = max(-1, state.token_pos + _OBJECT_MOVES[obj])
+        if task == "first":
+            state.callback_pos = [0]
+        elif task != "current":
+            state.callback_pos[-1] += _TASK_MOVES[task]
+        self.process(
+            objects or self.objects,
+            stop_on_error=stop_on_error,
+            stop_on_halt=stop_on_halt,
+            reset_state=False,
+        )
+
+    def _run_objects(self, objects: Any, run_token: object) -> None:
+        """The object loop: each object through its definition, in turn."""
+        factory = self.processing_factory
+        mapper = factory.action_mapper
+        actions = factory.transition_exception_mapper
+        before_object = _hook_or_none(factory.before_object)
+        after_object = _hook_or_none(factory.after_object)
+        before_callbacks = _hook_or_none(mapper.before_callbacks)
+        after_callbacks = _hook_or_none(mapper.after_callbacks)
+        run_level = self._select_runner(mapper)
+        if _is_overridden(self, "run_callbacks"):
+            run_level = None
+        choose_default = not _is_overridden(self, "callback_chooser")
+        state = self.state
+
+        factory.before_processing(self, objects)
+        while state.token_pos < len(objects) - 1:
+            state.token_pos += 1
+            obj = objects[state.token_pos]
+            if before_object is not None:
+                before_object(self, objects, obj)
+            if choose_default and not hasattr(obj, "getFeature"):
+                callbacks = self.callbacks.get("*")
+            else:
+                callbacks = self.callback_chooser(obj)
+            if callbacks:
+                try:
+                    if before_callbacks is not None:
+                        before_callbacks(obj, self)
+                    try:
+                        if run_level is None:
+                            self.run_callbacks(callbacks, objects, obj)
+                        else:
+                            run_level(callbacks, obj, 0, run_token)
+                    finally:
+                        if after_callbacks is not None:
+                            after_callbacks(obj, self)
+                except _RunSuperseded:
+                    raise
+                except Exception as exc:
+                    if self._run_token is not run_token:
+                        raise
+                    handler = getattr(actions, type(exc).__name__, None)
+                    if handler is None:
+                        handler = actions.Exception
+                    try:
+                        handler(obj, self, callbacks, sys.exc_info())
+                    except Break:
+                        break
+                    except Continue:
+                        continue
+                    state.callback_pos = [0]
+                    continue
+            if after_object is not None:
+                after_object(self, objects, obj)
+            state.callback_pos = [0]
+        factory.after_processing(self, objects)
+
+    def run_callbacks(
+        self, callbacks: Any, objects: Any, obj: Any, indent: int = 0
+    ) -> None:
+        """Run the definition ``callbacks`` on ``obj`` from ``callback_pos``.
+
+        :param callbacks: the (nested) list of tasks.
+        :param objects: the objects being processed.
+        :param obj: the current object.
+        :param indent: the nesting level ``callbacks`` sits at.
+        """
+        run_level = self._select_runner(self.processing_factory.action_mapper)
+        if self._run_token is None:
+            self._run_token = object()
+        run_level(callbacks, obj, indent, self._run_token)
+
+    def _select_runner(self, mapper: Any) -> Callable[..., None]:
+        """Pick the task loop: the lean one when nothing needs per-task hooks."""
+        before_each = mapper.before_each_callback
+        after_each = mapper.after_each_callback
+        log_tasks = self.log.isEnabledFor(logging.DEBUG)
+        if (
+            not _is_overridden(self, "execute_callback")
+            and not log_tasks
+            and before_each in _NOOP_HOOKS
+            and after_each in _NOOP_HOOKS
+        ):
+            return self._run_level_lean
+        self._task_hooks = (before_each, after_each, log_tasks)
+        return self._run_level_hooked
+
+    def _enter_level(
+        self, level: Any, obj: Any, depth: int, run_token: object, runner: Any
+    ) -> int:
+        """Return the index to start ``level`` at, resuming nested blocks first.
+
+        A restart may leave ``callback_pos`` pointing inside nested blocks:
+        those are run first, from the saved position, and this level then
+        goes on after the block. A position below the start of the level
+        starts it at its first task.
+        """
+        pos = self.state.callback_pos
+        if len(pos) <= depth:
+            pos.append(0)
+        index = pos[depth]
+        if index < 0:
+            index = pos[depth] = 0
+        if len(pos) > depth + 1:
+            if index < len(level):
+                block = level[index]
+                if not isinstance(block, (list, tuple)):
+                    raise WorkflowError(
+                        f"callback_pos {pos} does not fit the definition: item"
+                        f" {index} at nesting level {depth} is {block!r}, not a"
+                        " block; the definition changed since the position was"
+                        " saved"
+                    )
+                runner(block, obj, depth + 1, run_token)
+            del pos[depth + 1 :]
+            index += 1
+        return index
+
+    def _run_level_lean(
+        self, level: Any, obj: Any, depth: int, run_token: object
+    ) -> None:
+        """Run one level of the definition with no per-task hooks.
+
+        Used when the action mapper's per-task hooks and
+        :meth:`execute_callback` are the defaults and debug logging is off.
+        Control tasks of the patterns hand their jump back instead of raising.
+        """
+        pos = self.state.callback_pos
+        if len(pos) == depth + 1 and pos[depth] >= 0:
+            index = pos[depth]
+        else:
+            index = self._enter_level(
+                level, obj, depth, run_token, self._run_level_lean
+            )
+        function_type = FunctionType
+        control_type = _ControlTask
+        while index < len(level):
+            pos[depth] = index
+            task = level[index]
+            if type(task) is not function_type:
+                if type(task) is control_type:
+                    step = task.decide(obj, self)
+                    if step is not None:
+                        if step is BREAK_LEVEL:
+                            return
+                        index = _jump_target(index, step, len(level))
+                    index += 1
+                    continue
+                if isinstance(task, (list, tuple)):
+                    pos.append(0)
+                    self._run_level_lean(task, obj, depth + 1, run_token)
+                    pos.pop()
+                    index += 1
+                    continue
+            try:
+                task(obj, self)
+            except BreakFromThisLoop:
+                return
+            except JumpCall as jump:
+                index = _jump_target(index, jump.args[0], len(level))
+            if self._run_token is not run_token:
+                raise _RunSuperseded
+            index += 1
+        pos[depth] = index - 1
+
+    def _run_level_hooked(
+        self, level: Any, obj: Any, depth: int, run_token: object
+    ) -> None:
+        """Run one level of the definition, calling every per-task hook."""
+        before_each, after_each, log_tasks = self._task_hooks
+        pos = self.state.callback_pos
+        index = self._enter_level(level, obj, depth, run_token, self._run_level_hooked)
+        while index < len(level):
+            pos[depth] = index
+            task = level[index]
+            if isinstance(task, (list, tuple)):
+                pos.append(0)
+                self._run_level_hooked(task, obj, depth + 1, run_token)
+                pos.pop()
+                index += 1
+                continue
+            if log_tasks:
+                self.log.debug(
+                    "Running task %s at %s on object %s",
+                    getattr(task, "__name__", task),
+                    pos,
+                    self.state.token_pos,
+                )
+            before_each(self, task, obj)
+            try:
+                self.execute_callback(task, obj)
+            except BreakFromThisLoop:
+                return
+            except JumpCall as jump:
+                index = _jump_target(index, jump.args[0], len(level))
+            finally:
+                after_each(self, task, obj)
+            if self._run_token is not run_token:
+                raise _RunSuperseded
+            index += 1
+        pos[depth] = index - 1
+
+    # -- 2.x names, deprecated -------------------------------------------------
+
+    @deprecated("setWorkflow() is deprecated; use callbacks.replace()")
+    def setWorkflow(self, workflow_def: Any) -> None:
+        """Deprecated: use ``callbacks.replace(workflow_def)``."""
+        self.callbacks.replace(workflow_def)
+
+    @deprecated("getCallbacks() is deprecated; use callbacks.get()")
+    def getCallbacks(self, key: Any = "*") -> Any:
+        """Deprecated: use ``callbacks.get(key)``."""
+        return self.callbacks.get(key)
+
+    @deprecated("addCallback() is deprecated; use callbacks.add()")
+    def addCallback(
+        self,
+        key: Any,
+        func: Any,
+        before: Any = None,
+        after: Any = None,
+        relative_weight: Any = None,
+    ) -> None:
+        """Deprecated: use ``callbacks.add(func, key)``.
+
+        ``before``, ``after`` and ``relative_weight`` were never implemented
+        in 2.x either; they are accepted and ignored.
+        """
+        self.callbacks.add(func, key)
+
+    @deprecated("addManyCallbacks() is deprecated; use callbacks.add_many()")
+    def addManyCallbacks(self, key: Any, list_or_tuple: Any) -> None:
+        """Deprecated: use ``callbacks.add_many(list_or_tuple, key)``."""
+        self.callbacks.add_many(list_or_tuple, key)
+
+    @deprecated("removeAllCallbacks() is deprecated; use callbacks.clear_all()")
+    def removeAllCallbacks(self) -> None:
+        """Deprecated: use ``callbacks.clear_all()``."""
+        self.callbacks.clear_all()
+
+    @deprecated("removeCallbacks() is deprecated; use callbacks.clear()")
+    def removeCallbacks(self, key: Any) -> None:
+        """Deprecated: use ``callbacks.clear(key)``."""
+        self.callbacks.clear(key)
+
+    @deprecated("replaceCallbacks() is deprecated; use callbacks.replace()")
+    def replaceCallbacks(self, key: Any, funcs: Any) -> None:
+        """Deprecated: use ``callbacks.replace(funcs, key)``."""
+        self.callbacks.replace(funcs, key)
+
+    @deprecated("setPosition() is deprecated; set state.token_pos/callback_pos")
+    def setPosition(self, token_pos: int, callback_pos: list[int]) -> None:
+        """Deprecated: set ``state.token_pos`` and ``state.callback_pos``."""
+        self.state.token_pos = token_pos
+        self.state.callback_pos = callback_pos
+
+    @deprecated("getCurrObjId() is deprecated; use state.token_pos")
+    def getCurrObjId(self) -> int:
+        """Deprecated: use ``state.token_pos``."""
+        return self.state.token_pos
+
+    @deprecated("getCurrTaskId() is deprecated; use state.callback_pos")
+    def getCurrTaskId(self) -> list[int]:
+        """Deprecated: use ``state.callback_pos``."""
+        return self.state.callback_pos
+
+    @deprecated("duplicate() is deprecated; create a new engine instead")
+    def duplicate(self) -> GenericWorkflowEngine:
+        """Deprecated: return a new engine of the same class (nothing copied)."""
+        return type(self)()
+
+    @property
+    def store(self) -> dict[Any, Any]:
+        """Deprecated: the very same dict as :attr:`extra_data`."""
+        import warnings
+
+        warnings.warn(
+            "store is deprecated; use extra_data", DeprecationWarning, stacklevel=2
+        )
+        return self.extra_data
+
+    @deprecated("setVar() is deprecated; use extra_data[key] = value")
+    def setVar(self, key: Any, value: Any) -> None:
+        """Deprecated: use ``extra_data[key] = value``."""
+        self.extra_data[key] = value
+
+    @deprecated("getVar() is deprecated; use extra_data.get() or setdefault()")
+    def getVar(self, key: Any, default: Any = None) -> Any:
+        """Deprecated: return ``extra_data[key]``.
+
+        A missing key with a non-``None`` default stores and returns it.
+        """
+        if key in self.extra_data:
+            return self.extra_data[key]
+        if default is not None:
+            self.extra_data[key] = default
+        return default
+
+    @deprecated("hasVar() is deprecated; use `key in extra_data`")
+    def hasVar(self, key: Any) -> bool:
+        """Deprecated: use ``key in extra_data``."""
+        return key in self.extra_data
+
+    @deprecated("delVar() is deprecated; use extra_data.pop(key, None)")
+    def delVar(self, key: Any) -> None:
+        """Deprecated: use ``extra_data.pop(key, None)``."""
+        self.extra_data.pop(key, None)
+
+    @deprecated("haltProcessing() is deprecated; use halt()")
+    def haltProcessing(
+        self, msg: str = "", action: Any = None, payload: Any = None
+    ) -> NoReturn:
+        """Deprecated: use :meth:`halt`."""
+        self.halt(msg, action=action, payload=payload)
+
+    @deprecated("continueNextToken() is deprecated; use continue_next_token()")
+    def continueNextToken(self) -> NoReturn:
+        """Deprecated: use :meth:`continue_next_token`."""
+        self.continue_next_token()
+
+    @deprecated("stopProcessing() is deprecated; use stop()")
+    def stopProcessing(self) -> NoReturn:
+        """Deprecated: use :meth:`stop`."""
+        self.stop()
+
+    @deprecated("breakFromThisLoop() is deprecated; use break_current_loop()")
+    def breakFromThisLoop(self) -> NoReturn:
+        """Deprecated: use :meth:`break_current_loop`."""
+        self.break_current_loop()
+
+    @deprecated("jumpToken() is deprecated; use jump_token()")
+    def jumpToken(self, offset: int) -> NoReturn:
+        """Deprecated: use :meth:`jump_token`."""
+        self.jump_token(offset)
+
+    @deprecated("jumpCall() is deprecated; use jump_call()")
+    def jumpCall(self, offset: int) -> NoReturn:
+        """Deprecated: use :meth:`jump_call`."""
+        self.jump_call(offset)
+
+    @deprecated("jumpTokenForward() is deprecated; use jump_token()")
+    def jumpTokenForward(self, offset: int) -> NoReturn:
+        """Deprecated: jump ``offset`` (not negative) objects forward."""
+        raise JumpTokenForward(_checked_offset(offset, "jumpTokenForward"))
+
+    @deprecated("jumpTokenBack() is deprecated; use jump_token()")
+    def jumpTokenBack(self, offset: int) -> NoReturn:
+        """Deprecated: jump ``offset`` (not positive) objects back."""
+        raise JumpTokenBack(_checked_offset(offset, "jumpTokenBack"))
+
+    @deprecated("jumpCallForward() is deprecated; use jump_call()")
+    def jumpCallForward(self, offset: int) -> NoReturn:
+        """Deprecated: jump ``offset`` tasks forward; negative raises."""
+        if _checked_offset(offset, "jumpCallForward") < 0:
+            raise WorkflowError(
+                f"jumpCallForward() cannot jump backwards (offset {offset});"
+                " use jump_call() with a negative offset"
+            )
+        raise JumpCallForward(offset)
+
+    @deprecated("jumpCallBack() is deprecated; use jump_call()")
+    def jumpCallBack(self, offset: int) -> NoReturn:
+        """Deprecated: jump ``offset`` tasks back; positive raises."""
+        if _checked_offset(offset, "jumpCallBack") > 0:
+            raise WorkflowError(
+                f"jumpCallBack() cannot jump forwards (offset {offset});"
+                " use jump_call() with a positive offset"
+            )
+        raise JumpCallBack(offset)
+
+    @staticmethod
+    @deprecated("abortProcessing() is deprecated; use abort()")
+    def abortProcessing() -> NoReturn:
+        """Deprecated: use :meth:`abort`."""
+        raise AbortProcessing
+
+    @staticmethod
+    @deprecated("skipToken() is deprecated; use skip_token()")
+    def skipToken() -> NoReturn:
+        """Deprecated: use :meth:`skip_token`."""
+        raise SkipToken
+
+    def __repr__(self) -> str:
+        return (
+            f"<{type(self).__name__} objects={len(self.objects)}"
+            f" token_pos={self.state.token_pos}"
+            f" callback_pos={self.state.callback_pos}>"
+        )
+
+
+_OBJECT_MOVES = {"prev": -2, "current": -1, "next": 0, "first": None}
+_TASK_MOVES = {"prev": -1, "current": 0, "next": 1, "first": None}
+
+
+def _checked_offset(offset: Any, method: str) -> int:
+    if isinstance(offset, bool) or not isinstance(offset, int):
+        raise TypeError(
+            f"{method}() takes an int offset, not {type(offset).__name__} ({offset!r})"
+        )
+    return offset
+
+
+def _hook_or_none(hook: Any) -> Any:
+    return None if hook in _NOOP_HOOKS else hook
+
+
+def _is_overridden(eng: GenericWorkflowEngine, name: str) -> bool:
+    """Whether ``eng`` replaces the engine's own method ``name``."""
+    return (
+        getattr(type(eng), name) is not getattr(GenericWorkflowEngine, name)
+        or name in eng.__dict__
+    )

@@ -1,0 +1,3 @@
+"""Version of the :mod:`workflow` package, as a plain string."""
+
+__version__ = "2.2.0"
