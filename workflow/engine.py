@@ -18,6 +18,7 @@ import collections.abc
 import logging
 import sys
 from collections.abc import Callable, Iterable
+from itertools import islice
 from types import FunctionType
 from typing import Any, NoReturn
 
@@ -901,17 +902,33 @@ class GenericWorkflowEngine:
         run_level = self._select_runner(mapper)
         if _is_overridden(self, "run_callbacks"):
             run_level = None
-        choose_default = not _is_overridden(self, "callback_chooser")
+        # With the default chooser and Callbacks, read the definition straight
+        # from the store: this runs once per object.
+        definitions = None
+        if not _is_overridden(self, "callback_chooser") and (
+            type(self.callbacks) is Callbacks
+        ):
+            definitions = self.callbacks._definitions
         state = self.state
 
+        # A plain MachineState is moved through its slot: the values written
+        # here are always valid, and the property costs a call per object.
+        plain_state = type(state) is MachineState
+
         factory.before_processing(self, objects)
-        while state.token_pos < len(objects) - 1:
-            state.token_pos += 1
-            obj = objects[state.token_pos]
+        while True:
+            token_pos = (state._token_pos if plain_state else state.token_pos) + 1
+            if token_pos >= len(objects):
+                break
+            if plain_state:
+                state._token_pos = token_pos
+            else:
+                state.token_pos = token_pos
+            obj = objects[token_pos]
             if before_object is not None:
                 before_object(self, objects, obj)
-            if choose_default and not hasattr(obj, "getFeature"):
-                callbacks = self.callbacks.get("*")
+            if definitions is not None and not hasattr(obj, "getFeature"):
+                callbacks = definitions.get("*") or self.callbacks.get("*")
             else:
                 callbacks = self.callback_chooser(obj)
             if callbacks:
@@ -1026,33 +1043,44 @@ class GenericWorkflowEngine:
             )
         function_type = FunctionType
         control_type = _ControlTask
-        while index < len(level):
-            pos[depth] = index
-            task = level[index]
-            if type(task) is not function_type:
-                if type(task) is control_type:
-                    step = task.decide(obj, self)
-                    if step is not None:
+        # Iterating the list itself is the cheapest Python loop (a range or a
+        # while loop costs far more per level or per task); after a jump a
+        # new iterator starts at the target.
+        tasks = level if index == 0 else islice(level, index, None)
+        while True:
+            for task in tasks:
+                pos[depth] = index
+                if type(task) is not function_type:
+                    if type(task) is control_type:
+                        step = task.decide(obj, self)
+                        if step is None:
+                            index += 1
+                            continue
                         if step is BREAK_LEVEL:
                             return
-                        index = _jump_target(index, step, len(level))
-                    index += 1
-                    continue
-                if isinstance(task, (list, tuple)):
-                    pos.append(0)
-                    self._run_level_lean(task, obj, depth + 1, run_token)
-                    pos.pop()
-                    index += 1
-                    continue
-            try:
-                task(obj, self)
-            except BreakFromThisLoop:
-                return
-            except JumpCall as jump:
-                index = _jump_target(index, jump.args[0], len(level))
-            if self._run_token is not run_token:
-                raise _RunSuperseded
-            index += 1
+                        index = _jump_target(index, step, len(level)) + 1
+                        break
+                    if isinstance(task, (list, tuple)):
+                        pos.append(0)
+                        self._run_level_lean(task, obj, depth + 1, run_token)
+                        pos.pop()
+                        index += 1
+                        continue
+                try:
+                    task(obj, self)
+                except BreakFromThisLoop:
+                    return
+                except JumpCall as jump:
+                    index = _jump_target(index, jump.args[0], len(level)) + 1
+                    break
+                if self._run_token is not run_token:
+                    raise _RunSuperseded
+                index += 1
+            else:
+                break
+            if index >= len(level):
+                break
+            tasks = level if index == 0 else islice(level, index, None)
         pos[depth] = index - 1
 
     def _run_level_hooked(
@@ -1297,8 +1325,10 @@ def _hook_or_none(hook: Any) -> Any:
 
 
 def _is_overridden(eng: GenericWorkflowEngine, name: str) -> bool:
-    """Whether ``eng`` replaces the engine's own method ``name``."""
-    return (
-        getattr(type(eng), name) is not getattr(GenericWorkflowEngine, name)
-        or name in eng.__dict__
-    )
+    """Whether ``eng`` replaces the engine's own method ``name``.
+
+    Looks through the bound method rather than at ``eng.__dict__``: reading
+    an instance's ``__dict__`` makes every later attribute access slower.
+    """
+    method = getattr(eng, name)
+    return getattr(method, "__func__", None) is not getattr(GenericWorkflowEngine, name)
