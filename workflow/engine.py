@@ -612,10 +612,6 @@ _NOOP_HOOKS = frozenset(
 )
 
 
-def _noop(*args: Any) -> None:
-    return None
-
-
 def _jump_target(index: int, step: int, size: int) -> int:
     if step >= 0:
         return min(size, index + step - 1)
@@ -812,8 +808,6 @@ class GenericWorkflowEngine:
                 self._run_objects(objects, run_token)
                 return
             except _RunSuperseded:
-                if self._run_token is run_token:
-                    raise
                 return
             except HaltProcessing:
                 if stop_on_halt or self._run_token is not run_token:
@@ -864,12 +858,12 @@ class GenericWorkflowEngine:
         object. Called from a task, the new run carries the engine on and the
         task's own run ends when it returns.
         """
-        if obj not in _OBJECT_MOVES:
+        if not isinstance(obj, str) or obj not in _OBJECT_MOVES:
             raise WorkflowError(
                 f"Unknown object position for restart(): {obj!r};"
                 " use 'prev', 'current', 'next' or 'first'"
             )
-        if task not in _TASK_MOVES:
+        if not isinstance(task, str) or task not in _TASK_MOVES:
             raise WorkflowError(
                 f"Unknown task position for restart(): {task!r};"
                 " use 'prev', 'current', 'next' or 'first'"
@@ -959,8 +953,8 @@ class GenericWorkflowEngine:
                         continue
                     state.callback_pos = [0]
                     continue
-            if after_object is not None:
-                after_object(self, objects, obj)
+                if after_object is not None:
+                    after_object(self, objects, obj)
             state.callback_pos = [0]
         factory.after_processing(self, objects)
 
@@ -1103,7 +1097,7 @@ class GenericWorkflowEngine:
                 self.log.debug(
                     "Running task %s at %s on object %s",
                     getattr(task, "__name__", task),
-                    pos,
+                    list(pos),
                     self.state.token_pos,
                 )
             before_each(self, task, obj)
