@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from workflow.engine import Callbacks
@@ -193,3 +195,51 @@ def test_add_appends_a_block_as_it_is():
     callbacks.add(block)
     assert callbacks.get() == [block]
     assert callbacks.get()[0] is block
+
+
+class RecordingCallbacks(Callbacks):
+    """Overrides ``add``: ``replace`` and ``add_many`` must go through it."""
+
+    def __init__(self):
+        super().__init__()
+        self.added = []
+
+    def add(self, func, key="*"):
+        self.added.append((func, key))
+        super().add(func, key)
+
+
+def test_replace_goes_through_an_overridden_add():
+    callbacks = RecordingCallbacks()
+    callbacks.replace([f, (g, None), [h]], key="k")
+    assert callbacks.added == [(f, "k"), (g, "k"), ([h], "k")]
+    assert callbacks.get("k") == [f, g, [h]]
+
+
+def test_add_many_goes_through_an_overridden_add():
+    callbacks = RecordingCallbacks()
+    callbacks.add_many([f, (g,)])
+    assert callbacks.added == [(f, "*"), (g, "*")]
+    assert callbacks.get() == [f, g]
+
+
+@pytest.mark.parametrize(
+    ("call", "position"),
+    [
+        (lambda c: c.add(1), "[0]"),
+        (lambda c: (c.add(f), c.add(1)), "[1]"),
+        (lambda c: c.add([f, [g, "x"]]), "[0, 1, 1]"),
+        (lambda c: c.replace([f, [g, "x"]]), "[1, 1]"),
+        (lambda c: c.add_many([f, (g, "x")]), "[2]"),
+    ],
+    ids=["first add", "second add", "nested add", "replace", "add_many"],
+)
+def test_the_type_error_gives_the_position_of_the_bad_item(call, position):
+    with pytest.raises(TypeError, match=rf"at position {re.escape(position)} is"):
+        call(Callbacks())
+
+
+def test_add_many_of_nothing_but_none_creates_no_key():
+    callbacks = Callbacks()
+    callbacks.add_many([None, (None,)], key="k")
+    assert callbacks.empty() is True

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import gc
 import logging
 
 import pytest
@@ -117,10 +118,13 @@ def test_process_without_callbacks_raises_the_exact_message():
     assert info.value.args == ("The callbacks are empty, did you set them?",)
 
 
-def test_process_of_an_empty_list_warns_on_the_engine_log(caplog):
+@pytest.mark.parametrize(
+    "empty", [[], (), iter([]), range(0)], ids=["list", "tuple", "iterator", "range"]
+)
+def test_process_of_an_empty_sequence_warns_on_the_engine_log(caplog, empty):
     eng = _engine()
     caplog.set_level(logging.DEBUG, logger=eng.log.name)
-    eng.process([])
+    eng.process(empty)
     warnings = [
         (r.name, r.levelno, r.getMessage())
         for r in caplog.records
@@ -929,3 +933,42 @@ def test_a_level_that_ends_points_at_its_last_item(definition, position):
     eng.process(["A"])
     assert seen == [position]
     assert eng.state.callback_pos == [0]
+
+
+def _cycles_left_by(run):
+    gc.collect()
+    gc.disable()
+    try:
+        for _ in range(10):
+            run()
+        return gc.collect()
+    finally:
+        gc.enable()
+
+
+def test_a_halt_leaves_no_reference_cycle():
+    def halt(obj, eng):
+        eng.halt("stop here")
+
+    eng = GenericWorkflowEngine()
+    eng.callbacks.replace([halt])
+
+    def run():
+        with pytest.raises(HaltProcessing):
+            eng.process([object()])
+
+    assert _cycles_left_by(run) == 0
+
+
+def test_a_task_error_leaves_no_reference_cycle():
+    def fail(obj, eng):
+        raise ValueError("bad object")
+
+    eng = GenericWorkflowEngine()
+    eng.callbacks.replace([fail])
+
+    def run():
+        with pytest.raises(ValueError, match="bad object"):
+            eng.process([object()])
+
+    assert _cycles_left_by(run) == 0

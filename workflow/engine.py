@@ -84,6 +84,9 @@ Task = Callable[[Any, "GenericWorkflowEngine"], Any]
 
 
 _handed_out_loggers: dict[str, logging.Logger] = {}
+# Engines are created often (one per task-queue message): keep each class's
+# logger rather than asking the logging module (and its lock) every time.
+_engine_loggers: dict[type, logging.Logger] = {}
 
 
 def get_logger(name: str) -> logging.Logger:
@@ -134,17 +137,22 @@ class _Signal:
         self._missing_reported = False
 
     def _send(self, signal_name: str, eng: Any, args: Any, kwargs: Any) -> None:
-        try:
-            import workflow.signals
-        except ImportError:
-            if not self._missing_reported:
-                self._missing_reported = True
-                log = eng.log if eng is not None else logging.getLogger()
-                log.warning(
-                    "Could not import signals lib; ignoring all future signal calls."
-                )
-            return
-        signal = getattr(workflow.signals, signal_name)
+        # Once imported, sys.modules holds what the import statement would
+        # return; the statement itself only runs while it has not succeeded.
+        signals = sys.modules.get("workflow.signals")
+        if signals is None:
+            try:
+                import workflow.signals as signals
+            except ImportError:
+                if not self._missing_reported:
+                    self._missing_reported = True
+                    log = eng.log if eng is not None else logging.getLogger()
+                    log.warning(
+                        "Could not import signals lib; ignoring all future signal"
+                        " calls."
+                    )
+                return
+        signal = getattr(signals, signal_name)
         if signal.receivers:
             signal.send(eng, *args, **kwargs)
 
@@ -320,14 +328,18 @@ class MachineState:
         )
 
 
-def _check_definition_item(item: Any, path: list[int]) -> None:
-    if isinstance(item, (list, tuple)):
-        for index, child in enumerate(item):
-            if child is not None:
-                _check_definition_item(child, [*path, index])
-    elif not callable(item):
+def _check_definition(
+    items: Any, path: tuple[int, ...] = (), first_index: int = 0
+) -> None:
+    """Raise ``TypeError`` naming the first item that cannot be run."""
+    for index, item in enumerate(items, first_index):
+        if item is None or callable(item):
+            continue
+        if isinstance(item, (list, tuple)):
+            _check_definition(item, (*path, index))
+            continue
         raise TypeError(
-            f"Workflow definition item at position {path} is {item!r}"
+            f"Workflow definition item at position {[*path, index]} is {item!r}"
             f" ({type(item).__name__}), which is neither a task (a callable"
             " taking (obj, eng)) nor a list of tasks"
         )
@@ -372,15 +384,24 @@ class Callbacks:
         """
         if not func:
             return
-        _check_definition_item(func, [len(self._definitions.get(key, ()))])
+        _check_definition((func,), (), len(self._definitions.get(key, ())))
         self._definitions.setdefault(key, []).append(func)
 
     def add_many(self, list_or_tuple: Iterable[Any], key: Any = "*") -> None:
         """Clean ``list_or_tuple`` (:meth:`cleanup_callables`) and add each item."""
-        items = list(self.cleanup_callables(list_or_tuple))
-        _check_definition_item(items, [])
-        for item in items:
-            self.add(item, key)
+        items = self._cleaned(list_or_tuple)
+        if type(self).add is Callbacks.add:
+            if items:
+                self._definitions.setdefault(key, []).extend(items)
+        else:
+            for item in items:
+                self.add(item, key)
+
+    def _cleaned(self, funcs: Iterable[Any]) -> list[Any]:
+        """Clean and check ``funcs``; drop the falsy items ``add`` ignores."""
+        items = [item for item in self.cleanup_callables(funcs) if item]
+        _check_definition(items)
+        return items
 
     @classmethod
     def cleanup_callables(cls, callbacks: Iterable[Any]) -> list[Any]:
@@ -410,11 +431,14 @@ class Callbacks:
         ``funcs`` is checked before anything is removed, so a bad definition
         leaves the old one in place.
         """
-        items = list(self.cleanup_callables(funcs))
-        _check_definition_item(items, [])
+        items = self._cleaned(funcs)
         self.clear(key)
-        for item in items:
-            self.add(item, key)
+        if type(self).add is Callbacks.add:
+            if items:
+                self._definitions[key] = items
+        else:
+            for item in items:
+                self.add(item, key)
 
     def clear(self, key: Any = "*") -> None:
         """Remove the definition under ``key``, if there is one."""
@@ -495,7 +519,12 @@ class TransitionActions:
             eng.state.callback_pos,
         )
         eng.signal.workflow_halted(eng)
-        raise exc_info[1].with_traceback(exc_info[2])
+        try:
+            raise exc_info[1].with_traceback(exc_info[2])
+        finally:
+            # The traceback holds this frame, which holds the traceback: drop
+            # the reference so a halt leaves no cycle for the collector.
+            exc_info = None
 
     @staticmethod
     def ContinueNextToken(
@@ -557,7 +586,10 @@ class TransitionActions:
     def Exception(obj: Any, eng: GenericWorkflowEngine, callbacks, exc_info):
         """Send ``workflow_error`` and re-raise the exception to the caller."""
         eng.signal.workflow_error(eng)
-        raise exc_info[1].with_traceback(exc_info[2])
+        try:
+            raise exc_info[1].with_traceback(exc_info[2])
+        finally:
+            exc_info = None
 
 
 class ProcessingFactory:
@@ -612,10 +644,18 @@ _NOOP_HOOKS = frozenset(
 )
 
 
-def _jump_target(index: int, step: int, size: int) -> int:
-    if step >= 0:
-        return min(size, index + step - 1)
-    return max(-1, index + step - 1)
+def _clamp_jump(index: int, size: int) -> int:
+    """Keep the index a jump lands on within ``[0, size + 1]``.
+
+    A task at ``index`` jumping ``step`` lands on ``index + step``: ``1`` is
+    the next task and ``0`` the same one again. A jump before the first task
+    starts the block again; one past the end ends it.
+    """
+    if index < 0:
+        return 0
+    if index > size + 1:
+        return size + 1
+    return index
 
 
 # --------------------------------------------------------------------------
@@ -656,7 +696,12 @@ class GenericWorkflowEngine:
 
     def init_logger(self) -> logging.Logger:
         """Return the engine's logger, named after its class under ``workflow``."""
-        return get_logger(_logger_name_for(type(self)))
+        engine_class = type(self)
+        logger = _engine_loggers.get(engine_class)
+        if logger is None:
+            logger = get_logger(_logger_name_for(engine_class))
+            _engine_loggers[engine_class] = logger
+        return logger
 
     def callback_chooser(self, obj: Any) -> Any:
         """Return the definition to run on ``obj``.
@@ -818,6 +863,10 @@ class GenericWorkflowEngine:
             self.state.callback_pos = [0]
 
     def _checked_objects(self, objects: Any) -> Any:
+        if type(objects) is list:
+            if not objects:
+                self._warn_empty_objects()
+            return objects
         if isinstance(objects, (str, bytes)) or not isinstance(
             objects, collections.abc.Iterable
         ):
@@ -831,10 +880,13 @@ class GenericWorkflowEngine:
         ):
             objects = list(objects)
         if not len(objects):
-            self.log.warning(
-                "List of objects is empty. Running workflow on empty set has no effect."
-            )
+            self._warn_empty_objects()
         return objects
+
+    def _warn_empty_objects(self) -> None:
+        self.log.warning(
+            "List of objects is empty. Running workflow on empty set has no effect."
+        )
 
     def restart(
         self,
@@ -889,10 +941,19 @@ class GenericWorkflowEngine:
         factory = self.processing_factory
         mapper = factory.action_mapper
         actions = factory.transition_exception_mapper
-        before_object = _hook_or_none(factory.before_object)
-        after_object = _hook_or_none(factory.after_object)
-        before_callbacks = _hook_or_none(mapper.before_callbacks)
-        after_callbacks = _hook_or_none(mapper.after_callbacks)
+        noop_hooks = _NOOP_HOOKS
+        before_object = factory.before_object
+        if before_object in noop_hooks:
+            before_object = None
+        after_object = factory.after_object
+        if after_object in noop_hooks:
+            after_object = None
+        before_callbacks = mapper.before_callbacks
+        if before_callbacks in noop_hooks:
+            before_callbacks = None
+        after_callbacks = mapper.after_callbacks
+        if after_callbacks in noop_hooks:
+            after_callbacks = None
         run_level = self._select_runner(mapper)
         if _is_overridden(self, "run_callbacks"):
             run_level = None
@@ -1020,16 +1081,20 @@ class GenericWorkflowEngine:
         return index
 
     def _run_level_lean(
-        self, level: Any, obj: Any, depth: int, run_token: object
+        self, level: Any, obj: Any, depth: int, run_token: object, start: int = -1
     ) -> None:
         """Run one level of the definition with no per-task hooks.
 
         Used when the action mapper's per-task hooks and
         :meth:`execute_callback` are the defaults and debug logging is off.
         Control tasks of the patterns hand their jump back instead of raising.
+        ``start`` is given for a block entered from its parent, whose position
+        is known to be fresh; otherwise it is read from ``callback_pos``.
         """
         pos = self.state.callback_pos
-        if len(pos) == depth + 1 and pos[depth] >= 0:
+        if start >= 0:
+            index = start
+        elif len(pos) == depth + 1 and pos[depth] >= 0:
             index = pos[depth]
         else:
             index = self._enter_level(
@@ -1052,11 +1117,11 @@ class GenericWorkflowEngine:
                             continue
                         if step is BREAK_LEVEL:
                             return
-                        index = _jump_target(index, step, len(level)) + 1
+                        index += step
                         break
-                    if isinstance(task, (list, tuple)):
+                    if type(task) is list or isinstance(task, (list, tuple)):
                         pos.append(0)
-                        self._run_level_lean(task, obj, depth + 1, run_token)
+                        self._run_level_lean(task, obj, depth + 1, run_token, 0)
                         pos.pop()
                         index += 1
                         continue
@@ -1065,13 +1130,14 @@ class GenericWorkflowEngine:
                 except BreakFromThisLoop:
                     return
                 except JumpCall as jump:
-                    index = _jump_target(index, jump.args[0], len(level)) + 1
+                    index += jump.args[0]
                     break
                 if self._run_token is not run_token:
                     raise _RunSuperseded
                 index += 1
             else:
                 break
+            index = _clamp_jump(index, len(level))
             if index >= len(level):
                 break
             tasks = level if index == 0 else islice(level, index, None)
@@ -1106,7 +1172,8 @@ class GenericWorkflowEngine:
             except BreakFromThisLoop:
                 return
             except JumpCall as jump:
-                index = _jump_target(index, jump.args[0], len(level))
+                index = _clamp_jump(index + jump.args[0], len(level))
+                continue
             finally:
                 after_each(self, task, obj)
             if self._run_token is not run_token:
@@ -1314,10 +1381,6 @@ def _checked_offset(offset: Any, method: str) -> int:
     return offset
 
 
-def _hook_or_none(hook: Any) -> Any:
-    return None if hook in _NOOP_HOOKS else hook
-
-
 def _is_overridden(eng: GenericWorkflowEngine, name: str) -> bool:
     """Whether ``eng`` replaces the engine's own method ``name``.
 
@@ -1325,4 +1388,10 @@ def _is_overridden(eng: GenericWorkflowEngine, name: str) -> bool:
     an instance's ``__dict__`` makes every later attribute access slower.
     """
     method = getattr(eng, name)
-    return getattr(method, "__func__", None) is not getattr(GenericWorkflowEngine, name)
+    return getattr(method, "__func__", None) is not _ENGINE_METHODS[name]
+
+
+_ENGINE_METHODS = {
+    name: getattr(GenericWorkflowEngine, name)
+    for name in ("callback_chooser", "execute_callback", "run_callbacks")
+}
