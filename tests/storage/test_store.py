@@ -1,0 +1,107 @@
+"""WorkflowStore: schema, sessions and connection settings on real databases."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import inspect, select
+
+from workflow.storage import WorkflowRecord, WorkflowStore
+
+
+@pytest.fixture
+def store(store_url):
+    store = WorkflowStore(store_url)
+    try:
+        yield store
+    finally:
+        store.dispose()
+
+
+def test_create_all_creates_the_tables_and_indexes_and_can_run_again(store):
+    store.create_all()
+    store.create_all()
+    inspector = inspect(store.engine)
+    assert sorted(inspector.get_table_names()) == [
+        "workflow_object",
+        "workflow_workflow",
+    ]
+    indexes = {
+        index["name"]: index["column_names"]
+        for table in ("workflow_object", "workflow_workflow")
+        for index in inspector.get_indexes(table)
+        if not index.get("duplicates_constraint")
+    }
+    assert indexes == {
+        "ix_workflow_object_status": ["status"],
+        "ix_workflow_workflow_status": ["status"],
+    }
+    assert [
+        constraint["column_names"]
+        for constraint in inspector.get_unique_constraints("workflow_object")
+    ] == [["workflow_uuid", "position"]]
+
+
+def make_record(uuid):
+    return WorkflowRecord(uuid=uuid, name="n", fingerprint="f")
+
+
+def test_session_commits_when_the_block_ends(store):
+    store.create_all()
+    with store.session() as session:
+        session.add(make_record("kept"))
+    with store.session() as session:
+        assert session.scalars(select(WorkflowRecord.uuid)).all() == ["kept"]
+
+
+def test_session_rolls_back_when_the_block_raises(store):
+    store.create_all()
+    with pytest.raises(RuntimeError), store.session() as session:
+        session.add(make_record("dropped"))
+        session.flush()
+        raise RuntimeError("give up")
+    with store.session() as session:
+        assert session.scalars(select(WorkflowRecord.uuid)).all() == []
+
+
+def test_a_new_record_gets_its_defaults(store):
+    store.create_all()
+    with store.session() as session:
+        session.add(make_record("defaults"))
+    with store.session() as session:
+        record = session.get(WorkflowRecord, "defaults")
+        assert (
+            record.status,
+            record.token_pos,
+            record.callback_pos,
+            record.extra_data,
+            record.version,
+        ) == (0, -1, [0], {}, 0)
+        assert record.created.tzinfo is not None
+
+
+@pytest.mark.parametrize(
+    ("pragma", "value"),
+    [
+        ("journal_mode", "wal"),
+        ("synchronous", 1),
+        ("foreign_keys", 1),
+        ("busy_timeout", 30000),
+    ],
+)
+def test_sqlite_connections_get_wal_and_sensible_pragmas(sqlite_url, pragma, value):
+    with WorkflowStore(sqlite_url) as store, store.engine.connect() as connection:
+        assert connection.exec_driver_sql(f"PRAGMA {pragma}").scalar() == value
+
+
+def test_a_bad_url_is_refused_naming_it():
+    with pytest.raises(ValueError) as raised:
+        WorkflowStore("not a url")
+    assert str(raised.value).startswith(
+        "WorkflowStore url 'not a url' is not a database URL"
+    )
+
+
+def test_repr_hides_the_password():
+    store = WorkflowStore("postgresql+psycopg://user:secret@127.0.0.1:1/db")
+    assert repr(store) == "<WorkflowStore postgresql+psycopg://user:***@127.0.0.1:1/db>"
+    store.dispose()

@@ -1,0 +1,227 @@
+"""The benchmark script runs and reports every workload in the agreed shape.
+
+These tests check structure only, never speed: timings depend on the
+machine, and a benchmark that fails on a slow CI runner would be useless.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SCRIPT = ROOT / "benchmarks" / "bench_engine.py"
+RATIO_WORKLOADS = ("flat", "nested", "halt_resume", "startup")
+TIMEOUT = 120
+
+
+def load_script() -> Any:
+    spec = importlib.util.spec_from_file_location("bench_engine", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    # dataclasses look their module up in sys.modules while the class is made.
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+BENCH = load_script()
+
+
+def run_script(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, str(SCRIPT), *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+        check=False,
+    )
+
+
+@pytest.fixture(scope="module")
+def quick_run() -> subprocess.CompletedProcess[str]:
+    return run_script("--quick", "--json")
+
+
+@pytest.fixture(scope="module")
+def report(quick_run: subprocess.CompletedProcess[str]) -> dict[str, Any]:
+    assert quick_run.returncode == 0, quick_run.stderr
+    return json.loads(quick_run.stdout)
+
+
+def is_positive_number(value: Any) -> bool:
+    return (
+        isinstance(value, (int, float))
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+        and value > 0
+    )
+
+
+def test_quick_json_run_exits_zero_with_nothing_on_stderr(quick_run):
+    assert (quick_run.returncode, quick_run.stderr) == (0, "")
+
+
+def test_report_names_mode_and_machine(report):
+    assert report["mode"] == "quick"
+    assert set(report["machine"]) == {
+        "python",
+        "implementation",
+        "platform",
+        "cpu",
+        "cpu_count",
+    }
+    assert report["machine"]["python"] == ".".join(map(str, sys.version_info[:3]))
+    assert all(report["machine"][key] for key in ("platform", "cpu"))
+
+
+def test_every_workload_is_reported(report):
+    assert list(report["workloads"]) == [
+        "flat",
+        "nested",
+        "halt_resume",
+        "startup",
+        "storage",
+        "scale",
+    ]
+
+
+@pytest.mark.parametrize("name", RATIO_WORKLOADS)
+def test_ratio_workload_has_positive_times_and_ratio(report, name):
+    row = report["workloads"][name]
+    values = [row[key] for key in ("engine_ns_per_task", "twin_ns_per_task", "ratio")]
+    assert all(map(is_positive_number, values)), values
+    assert row["ratio"] == pytest.approx(
+        row["engine_ns_per_task"] / row["twin_ns_per_task"]
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "target"),
+    [("flat", 2), ("nested", 5), ("halt_resume", 10), ("startup", 15)],
+)
+def test_ratio_workload_states_its_target_and_verdict(report, name, target):
+    row = report["workloads"][name]
+    assert (row["target_ratio"], row["met"]) == (target, row["ratio"] <= target)
+
+
+@pytest.mark.parametrize(
+    ("name", "size_key", "config_key", "calls_per_unit"),
+    [
+        ("flat", "objects", "flat_objects", 20),
+        ("halt_resume", "objects", "halt_objects", 10),
+        ("startup", "engines", "startup_engines", 3),
+    ],
+)
+def test_ratio_workload_counts_every_task_call(
+    report, name, size_key, config_key, calls_per_unit
+):
+    row = report["workloads"][name]
+    size = BENCH.QUICK[config_key]
+    assert (row[size_key], row["task_calls"]) == (size, size * calls_per_unit)
+
+
+def test_nested_workload_counts_conditions_and_loop_rounds(report):
+    # Per object: 5 tasks, the IF_ELSE condition, 2 (even) or 1 (odd) branch
+    # tasks, 4 WHILE conditions and 3 rounds of 2 tasks.
+    objects = BENCH.QUICK["nested_objects"]
+    even = (objects + 1) // 2
+    expected = objects * (5 + 1 + 4 + 6) + even * 2 + (objects - even)
+    assert report["workloads"]["nested"]["task_calls"] == expected
+
+
+def test_storage_workload_reports_time_per_object(report):
+    row = report["workloads"]["storage"]
+    assert row["available"] is True
+    assert row["objects"] == BENCH.QUICK["storage_objects"]
+    values = [
+        row[key] for key in ("storage_us_per_object", "plain_us_per_object", "ratio")
+    ]
+    assert all(map(is_positive_number, values)), values
+    assert (row["target_us_per_object"], row["met"]) == (
+        1000,
+        row["storage_us_per_object"] <= 1000,
+    )
+
+
+@pytest.mark.parametrize(
+    ("series", "key", "config_key"),
+    [("by_objects", "objects", "scale_objects"), ("by_depth", "depth", "depths")],
+)
+def test_scale_series_cover_each_size_with_positive_ratios(
+    report, series, key, config_key
+):
+    points = report["workloads"]["scale"][series]
+    assert [point[key] for point in points] == list(BENCH.QUICK[config_key])
+    assert all(is_positive_number(point["ratio"]) for point in points)
+
+
+@pytest.mark.parametrize(
+    ("fit", "unit"), [("objects_fit", "decade"), ("depth_fit", "level")]
+)
+def test_scale_fit_reports_slopes_and_a_verdict(report, fit, unit):
+    result = report["workloads"]["scale"][fit]
+    slopes = [
+        result[f"{side}_slope_ns_per_{unit}"] for side in ("engine", "twin", "overhead")
+    ]
+    assert all(isinstance(value, float) and math.isfinite(value) for value in slopes)
+    assert isinstance(result["flat"], bool)
+    assert result["verdict"].startswith("flat" if result["flat"] else "grows")
+
+
+def test_scale_reports_engine_peak_memory_at_two_object_counts(report):
+    scale = report["workloads"]["scale"]
+    assert [m["objects"] for m in scale["memory"]] == list(
+        BENCH.QUICK["memory_objects"]
+    )
+    peaks = [m["peak_bytes"] for m in scale["memory"]]
+    assert all(isinstance(peak, int) and peak >= 0 for peak in peaks)
+    assert scale["memory_growth_bytes"] == peaks[1] - peaks[0]
+
+
+def test_text_output_has_a_row_per_workload():
+    result = run_script("--quick")
+    assert result.returncode == 0, result.stderr
+    first_words = [line.split(" ", 1)[0] for line in result.stdout.splitlines()]
+    for word in ("Python", "CPU:", *RATIO_WORKLOADS, "storage:", "scale,"):
+        assert word in first_words, word
+
+
+def test_profile_option_prints_a_profile_of_the_engine():
+    result = run_script("--quick", "--profile", "flat")
+    assert result.returncode == 0, result.stderr
+    assert "_run_objects" in result.stdout
+    assert "function calls" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("ys", "expected"),
+    [([1.0, 2.0, 3.0], 1.0), ([5.0, 5.0, 5.0], 0.0), ([3.0, 1.0, -1.0], -2.0)],
+)
+def test_slope_is_the_least_squares_fit(ys, expected):
+    assert BENCH.slope([0.0, 1.0, 2.0], ys) == pytest.approx(expected)
+
+
+def test_compare_refuses_sides_that_do_different_work():
+    tokens = BENCH.make_tokens(3)
+    task = BENCH.make_task(0)
+
+    def once(objs):
+        for obj in objs:
+            task(obj, None)
+
+    def twice(objs):
+        once(objs)
+        once(objs)
+
+    engine = BENCH.Side(lambda: BENCH.reset_tokens(tokens), once)
+    twin = BENCH.Side(lambda: BENCH.reset_tokens(tokens), twice)
+    with pytest.raises(RuntimeError, match="made 3 task calls but its twin 6"):
+        BENCH.compare("mismatch", engine, twin, 1)

@@ -1,0 +1,971 @@
+"""Tests of the ``workflow`` command line.
+
+Every command runs as a real subprocess (``python -m workflow ...``) against
+a SQLite file in the test's temporary directory; the stored state is then
+read back through :mod:`workflow.storage`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import select
+import shutil
+import signal
+import struct
+import subprocess
+import sys
+import sysconfig
+import time
+from pathlib import Path
+
+import pytest
+
+from workflow.cli import CommandError, load_definition, parse_data, read_data
+from workflow.errors import HaltProcessing
+from workflow.storage import (
+    Registry,
+    StoredWorkflowEngine,
+    WorkflowStore,
+    list_objects,
+    list_workflows,
+)
+
+TIMEOUT = 60
+REPOSITORY = Path(__file__).resolve().parent.parent
+UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+
+FLOWS = """
+import time
+
+from workflow.patterns.controlflow import IF, HALT
+
+
+def failing_grade(obj, eng):
+    return obj.data < 5
+
+
+def retake(obj, eng):
+    eng.halt(f"grade {obj.data} fails")
+
+
+def explode(obj, eng):
+    if obj.data == 2:
+        raise ValueError("bad grade")
+
+
+def nothing(obj, eng):
+    pass
+
+
+def pause(obj, eng):
+    time.sleep(0.15)
+
+
+halting = [IF(failing_grade, [retake])]
+failing = [nothing, explode]
+completing = [nothing]
+slow = [pause]
+plain_halt = [HALT()]
+not_a_definition = 42
+empty = []
+not_tasks = [nothing, 1]
+
+
+def long_halt(obj, eng):
+    eng.halt("a very long halt message " * 4)
+
+
+long_halting = [long_halt]
+
+
+class Grading:
+    workflow = [nothing]
+"""
+
+
+def cli(*args, cwd, stdin=None, env=None, db=True):
+    """Run ``python -m workflow ARGS`` in ``cwd``, on ``cwd/wf.db`` by default."""
+    command = [sys.executable, "-m", "workflow", *args]
+    if db:
+        command += ["--db", f"sqlite:///{cwd}/wf.db"]
+    full_env = dict(os.environ)
+    full_env.pop("WORKFLOW_DB", None)
+    full_env.update(env or {})
+    return subprocess.run(
+        command,
+        cwd=cwd,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+        env=full_env,
+        check=False,
+    )
+
+
+@pytest.fixture
+def work(tmp_path):
+    """A directory holding ``flows.py`` and the data files of the tests."""
+    (tmp_path / "flows.py").write_text(FLOWS)
+    (tmp_path / "grades.jsonl").write_text("6\n4\n2\n")
+    (tmp_path / "grades.json").write_text("[6, 5, 7]")
+    return tmp_path
+
+
+def stored(work, db="wf.db"):
+    store = WorkflowStore(f"sqlite:///{work}/{db}")
+    try:
+        infos = list_workflows(store)
+        return infos, {info.uuid: list_objects(info.uuid, store) for info in infos}
+    finally:
+        store.dispose()
+
+
+def started(work, definition="flows:halting", data="grades.jsonl"):
+    """Run ``definition`` over ``data`` and return the new workflow's uuid."""
+    return uuid_of(cli("run", definition, "--data", data, cwd=work).stdout)
+
+
+def uuid_of(stdout):
+    return re.search(rf"^uuid: ({UUID})$", stdout, re.MULTILINE).group(1)
+
+
+def when(moment):
+    return moment.strftime("%Y-%m-%d %H:%M:%S")
+
+
+# --------------------------------------------------------------------------
+# run: exit codes and output
+
+
+def test_run_completed_prints_progress_uuid_and_status(work):
+    done = cli("run", "flows:completing", "--data", "grades.json", cwd=work)
+    assert (done.returncode, done.stderr) == (0, "")
+    uuid = uuid_of(done.stdout)
+    assert done.stdout == (
+        f"progress: 3/3 done, halted: 0, errors: 0\nuuid: {uuid}\nstatus: COMPLETED\n"
+    )
+
+
+def test_run_halted_exits_3_with_the_halt_message(work):
+    done = cli("run", "flows:halting", "--data", "grades.jsonl", cwd=work)
+    uuid = uuid_of(done.stdout)
+    assert (done.returncode, done.stderr) == (3, "")
+    assert done.stdout == (
+        "progress: 1/3 done, halted: 1, errors: 0\n"
+        f"uuid: {uuid}\n"
+        "status: HALTED\n"
+        "halted: grade 4 fails\n"
+    )
+
+
+def test_run_error_exits_4_with_the_error_line(work):
+    done = cli("run", "flows:failing", "--data", "grades.jsonl", cwd=work)
+    uuid = uuid_of(done.stdout)
+    assert (done.returncode, done.stderr) == (4, "")
+    assert done.stdout == (
+        "progress: 2/3 done, halted: 0, errors: 1\n"
+        f"uuid: {uuid}\n"
+        "status: ERROR\n"
+        "error: ValueError: bad grade\n"
+    )
+
+
+def test_run_saves_the_data_and_the_absolute_definition_path(work):
+    done = cli("run", "flows.py:halting", "--data", "grades.jsonl", cwd=work)
+    infos, objects = stored(work)
+    assert [(info.uuid, info.name) for info in infos] == [
+        (uuid_of(done.stdout), f"{work}/flows.py:halting")
+    ]
+    assert [obj.data for obj in objects[infos[0].uuid]] == [6, 4, 2]
+
+
+def test_run_reads_json_lines_from_stdin(work):
+    lines = '{"grade": 6}\n\n[1, 2]\n"text"\nnull\n'
+    done = cli("run", "flows:completing", "--data", "-", cwd=work, stdin=lines)
+    assert done.returncode == 0
+    infos, objects = stored(work)
+    assert [obj.data for obj in objects[infos[0].uuid]] == [
+        {"grade": 6},
+        [1, 2],
+        "text",
+        None,
+    ]
+
+
+def test_run_without_data_runs_no_object(work):
+    done = cli("run", "flows:completing", cwd=work)
+    assert (done.returncode, done.stdout.splitlines()[0]) == (
+        0,
+        "progress: 0/0 done, halted: 0, errors: 0",
+    )
+
+
+def test_run_a_class_with_a_workflow_attribute(work):
+    done = cli("run", "flows:Grading", "--data", "grades.json", cwd=work)
+    assert (done.returncode, stored(work)[0][0].status.name) == (0, "COMPLETED")
+
+
+def test_run_default_database_is_workflow_db_in_the_current_directory(work):
+    done = cli("run", "flows:completing", cwd=work, db=False)
+    assert done.returncode == 0
+    assert [info.uuid for info in stored(work, "workflow.db")[0]] == [
+        uuid_of(done.stdout)
+    ]
+
+
+def test_run_database_from_the_environment(work):
+    env = {"WORKFLOW_DB": f"sqlite:///{work}/env.db"}
+    done = cli("run", "flows:completing", cwd=work, db=False, env=env)
+    assert done.returncode == 0
+    assert [info.uuid for info in stored(work, "env.db")[0]] == [uuid_of(done.stdout)]
+    assert not (work / "workflow.db").exists()
+
+
+def test_db_option_before_the_command(work):
+    command = [sys.executable, "-m", "workflow", "--db", f"sqlite:///{work}/a.db"]
+    done = subprocess.run(
+        [*command, "run", "flows:completing"],
+        cwd=work,
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+        check=False,
+    )
+    assert done.returncode == 0
+    assert len(stored(work, "a.db")[0]) == 1
+
+
+@pytest.mark.postgresql
+def test_run_and_list_on_postgresql(work, postgresql_url):
+    done = cli("run", "flows:halting", "--data", "grades.jsonl", "--db", postgresql_url,
+               cwd=work, db=False)  # fmt: skip
+    listed = cli("list", "--db", postgresql_url, cwd=work, db=False)
+    assert (done.returncode, listed.returncode) == (3, 0)
+    assert listed.stdout.splitlines()[1].split()[:6] == [
+        uuid_of(done.stdout),
+        "flows:halting",
+        "HALTED",
+        "3",
+        "1",
+        "0",
+    ]
+
+
+# --------------------------------------------------------------------------
+# list and show: exact tables
+
+
+def test_list_table(work):
+    first = cli("run", "flows:halting", "--data", "grades.jsonl", cwd=work)
+    second = cli("run", "flows:completing", "--data", "grades.json", cwd=work)
+    infos, _ = stored(work)
+    done = cli("list", cwd=work)
+    assert (done.returncode, done.stderr) == (0, "")
+    halted, completed = infos
+    assert [halted.uuid, completed.uuid] == [
+        uuid_of(first.stdout),
+        uuid_of(second.stdout),
+    ]
+    assert done.stdout == (
+        "uuid                                  name              status     objects"
+        "  halted  errors  modified\n"
+        f"{halted.uuid}  flows:halting     HALTED           3       1       0"
+        f"  {when(halted.modified)}\n"
+        f"{completed.uuid}  flows:completing  COMPLETED        3       0       0"
+        f"  {when(completed.modified)}\n"
+    )
+
+
+def test_list_filtered_by_status(work):
+    cli("run", "flows:halting", "--data", "grades.jsonl", cwd=work)
+    cli("run", "flows:completing", "--data", "grades.json", cwd=work)
+    infos, _ = stored(work)
+    done = cli("list", "--status", "completed", cwd=work)
+    completed = infos[1]
+    assert done.stdout == (
+        "uuid                                  name              status     objects"
+        "  halted  errors  modified\n"
+        f"{completed.uuid}  flows:completing  COMPLETED        3       0       0"
+        f"  {when(completed.modified)}\n"
+    )
+
+
+def test_list_of_an_empty_database_prints_the_header(work):
+    cli("run", "flows:completing", cwd=work)
+    done = cli("list", "--status", "ERROR", cwd=work)
+    assert done.stdout == "uuid  name  status  objects  halted  errors  modified\n"
+
+
+def test_show_table_of_a_halted_workflow(work):
+    uuid = uuid_of(
+        cli("run", "flows:halting", "--data", "grades.jsonl", cwd=work).stdout
+    )
+    info = stored(work)[0][0]
+    done = cli("show", uuid, cwd=work)
+    assert (done.returncode, done.stderr) == (0, "")
+    assert done.stdout == (
+        f"uuid:     {uuid}\n"
+        "name:     flows:halting\n"
+        "status:   HALTED\n"
+        f"created:  {when(info.created)}\n"
+        f"modified: {when(info.modified)}\n"
+        "\n"
+        "position  status     task              halt message   error\n"
+        "       0  COMPLETED  -                 -              -\n"
+        "       1  HALTED     [0, 1, 0] retake  grade 4 fails  -\n"
+        "       2  INITIAL    -                 -              -\n"
+    )
+
+
+def test_show_table_of_a_failed_workflow(work):
+    uuid = uuid_of(
+        cli("run", "flows:failing", "--data", "grades.jsonl", cwd=work).stdout
+    )
+    done = cli("show", uuid, cwd=work)
+    assert done.stdout.split("\n\n")[1] == (
+        "position  status     task         halt message  error\n"
+        "       0  COMPLETED  -            -             -\n"
+        "       1  COMPLETED  -            -             -\n"
+        "       2  ERROR      [1] explode  -             ValueError: bad grade\n"
+    )
+
+
+# --------------------------------------------------------------------------
+# resume and restart
+
+
+def test_resume_goes_on_after_the_halt_until_completed(work):
+    uuid = uuid_of(
+        cli("run", "flows:halting", "--data", "grades.jsonl", cwd=work).stdout
+    )
+    again = cli("resume", uuid, cwd=work)
+    last = cli("resume", uuid, cwd=work)
+    assert (again.returncode, again.stdout) == (
+        3,
+        "progress: 2/3 done, halted: 1, errors: 0\n"
+        f"uuid: {uuid}\nstatus: HALTED\nhalted: grade 2 fails\n",
+    )
+    assert (last.returncode, last.stdout) == (
+        0,
+        f"progress: 3/3 done, halted: 0, errors: 0\nuuid: {uuid}\nstatus: COMPLETED\n",
+    )
+
+
+def test_resume_from_another_directory_reimports_the_definition_file(
+    work, tmp_path_factory
+):
+    uuid = uuid_of(
+        cli("run", "flows.py:halting", "--data", "grades.jsonl", cwd=work).stdout
+    )
+    elsewhere = tmp_path_factory.mktemp("elsewhere")
+    done = cli(
+        "resume", uuid, "--db", f"sqlite:///{work}/wf.db", cwd=elsewhere, db=False
+    )
+    assert (done.returncode, done.stdout.splitlines()[-1]) == (
+        3,
+        "halted: grade 2 fails",
+    )
+
+
+@pytest.mark.parametrize(
+    ("words", "code", "last_line"),
+    [
+        (["--object", "current", "--task", "first"], 3, "halted: grade 4 fails"),
+        ([], 3, "halted: grade 4 fails"),
+        (["--object", "next", "--task", "first"], 3, "halted: grade 2 fails"),
+        (["--object", "current", "--task", "next"], 3, "halted: grade 2 fails"),
+        (["--object", "first", "--task", "first"], 3, "halted: grade 4 fails"),
+    ],
+)
+def test_restart_words(work, words, code, last_line):
+    uuid = uuid_of(
+        cli("run", "flows:halting", "--data", "grades.jsonl", cwd=work).stdout
+    )
+    done = cli("restart", uuid, *words, cwd=work)
+    assert (done.returncode, done.stdout.splitlines()[-1]) == (code, last_line)
+
+
+def test_resume_of_a_changed_definition_needs_force(work):
+    uuid = uuid_of(
+        cli("run", "flows.py:halting", "--data", "grades.jsonl", cwd=work).stdout
+    )
+    source = (work / "flows.py").read_text()
+    (work / "flows.py").write_text(source.replace("[retake]", "[nothing, retake]"))
+    refused = cli("resume", uuid, cwd=work)
+    forced = cli("resume", uuid, "--force", cwd=work)
+    assert (refused.returncode, refused.stdout) == (1, "")
+    assert refused.stderr == (
+        f"workflow: error: the definition '{work}/flows.py:halting' changed since"
+        f" workflow {uuid} was saved: pass --force to run it with the new"
+        " definition anyway\n"
+    )
+    assert forced.returncode == 3
+
+
+# --------------------------------------------------------------------------
+# Progress on a terminal and on a pipe
+
+
+def run_on_terminal(args, cwd):
+    """Run the command with a pseudo-terminal as stdout; return (code, output)."""
+    leader, follower = os.openpty()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "workflow", *args],
+        cwd=cwd,
+        stdout=follower,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+    )
+    os.close(follower)
+    chunks = []
+    deadline = time.monotonic() + TIMEOUT
+    try:
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([leader], [], [], 0.5)
+            if not ready:
+                if process.poll() is not None:
+                    break
+                continue
+            try:
+                chunk = os.read(leader, 4096)
+            except OSError:  # EIO: the terminal's other side is closed
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+        code = process.wait(timeout=max(1, deadline - time.monotonic()))
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        process.stderr.close()
+        os.close(leader)
+    return code, b"".join(chunks).decode()
+
+
+def test_progress_on_a_terminal_is_redrawn_on_one_line(work):
+    (work / "five.json").write_text("[1, 2, 3, 4, 5]")
+    code, output = run_on_terminal(
+        ["run", "flows:slow", "--data", "five.json", "--db", f"sqlite:///{work}/wf.db"],
+        work,
+    )
+    # The terminal turns each "\n" into "\r\n".
+    redraws = re.findall(r"\rprogress: (\d)/5 done, halted: 0, errors: 0", output)
+    assert code == 0
+    assert len(redraws) >= 2
+    assert redraws[-1] == "5"
+    assert [int(done) for done in redraws] == sorted(int(done) for done in redraws)
+    assert output.endswith("\r\nstatus: COMPLETED\r\n")
+
+
+def test_progress_on_a_pipe_is_plain_lines(work):
+    (work / "five.json").write_text("[1, 2, 3, 4, 5]")
+    done = cli("run", "flows:slow", "--data", "five.json", cwd=work)
+    assert "\r" not in done.stdout
+    assert done.stdout.splitlines()[-3:-2] == [
+        "progress: 5/5 done, halted: 0, errors: 0"
+    ]
+
+
+# --------------------------------------------------------------------------
+# graph
+
+
+GRAPH_OF_HALTING = """\
+flowchart TD
+    wf_start(("Start"))
+    n0_0{"failing_grade"}
+    subgraph b0_1 ["[0, 1]"]
+        n0_1_0["retake"]
+    end
+    wf_end(("End"))
+    wf_start --> n0_0
+    n0_0 -->|yes| n0_1_0
+    n0_0 -->|no| wf_end
+    n0_1_0 --> wf_end
+"""
+
+
+def test_graph_of_a_definition_in_mermaid(work):
+    done = cli("graph", "flows:halting", cwd=work, db=False)
+    assert (done.returncode, done.stdout, done.stderr) == (0, GRAPH_OF_HALTING, "")
+    assert not (work / "workflow.db").exists()
+
+
+def test_graph_of_a_stored_workflow_highlights_where_it_halted(work):
+    uuid = uuid_of(
+        cli("run", "flows:halting", "--data", "grades.jsonl", cwd=work).stdout
+    )
+    done = cli("graph", uuid, cwd=work)
+    assert (done.returncode, done.stdout) == (
+        0,
+        GRAPH_OF_HALTING
+        + "    classDef halted fill:#ffd8a8,stroke:#d9480f,stroke-width:3px\n"
+        + "    class n0_1_0 halted\n",
+    )
+
+
+def test_graph_of_a_completed_workflow_highlights_nothing(work):
+    uuid = uuid_of(
+        cli("run", "flows:halting", "--data", "grades.json", cwd=work).stdout
+    )
+    done = cli("graph", uuid, cwd=work)
+    assert (done.returncode, done.stdout) == (0, GRAPH_OF_HALTING)
+
+
+def test_graph_in_dot_to_a_file(work):
+    done = cli("graph", "flows:plain_halt", "--format", "dot", "--output", "g.dot",
+               cwd=work, db=False)  # fmt: skip
+    assert (done.returncode, done.stdout) == (0, "")
+    assert (work / "g.dot").read_text().splitlines()[5] == (
+        '    n0 [label="HALT", shape=octagon];'
+    )
+
+
+def test_graph_png_is_a_valid_image(work):
+    done = cli("graph", "flows:halting", "--format", "png", "--output", "g.png",
+               cwd=work, db=False)  # fmt: skip
+    data = (work / "g.png").read_bytes()
+    assert (done.returncode, data[:8]) == (0, b"\x89PNG\r\n\x1a\n")
+    assert data[12:16] == b"IHDR"
+    width, height = struct.unpack(">II", data[16:24])
+    assert width > 0 and height > 0
+
+
+def test_graph_png_without_graphviz_is_one_line_and_exit_1(work):
+    bare = work / "bin"
+    bare.mkdir()
+    done = cli("graph", "flows:halting", "--format", "png", "--output", "g.png",
+               cwd=work, db=False, env={"PATH": str(bare)})  # fmt: skip
+    assert (done.returncode, done.stdout) == (1, "")
+    assert done.stderr == (
+        "workflow: error: PNG output needs Graphviz's 'dot' program, which is not"
+        " on PATH: install Graphviz, or use --format mermaid or dot\n"
+    )
+
+
+# --------------------------------------------------------------------------
+# Bad input: one line on stderr, exit status 1 (2 for the command line)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["run", "missing.py:flow"], "definition file 'missing.py' does not exist"),
+        (
+            ["run", "no_such_module:flow"],
+            "cannot import module 'no_such_module': no module named 'no_such_module'"
+            " (is it installed, or in the current directory?)",
+        ),
+        (["run", "flows:nowhere"], "'flows' has no attribute 'nowhere'"),
+        (
+            ["run", "flows:not_a_definition"],
+            "'flows:not_a_definition' is int, not a workflow definition: point at a"
+            " list of tasks, or at a class whose `workflow` attribute is one",
+        ),
+        (
+            ["run", "flows:empty"],
+            "the definition 'flows:empty' is empty: give it a task",
+        ),
+        (
+            ["run", "flows:not_tasks"],
+            "the definition 'flows:not_tasks' is not valid: Workflow definition item"
+            " at position [1] is 1 (int), which is neither a task (a callable taking"
+            " (obj, eng)) nor a list of tasks",
+        ),
+        (
+            ["run", "./notes.txt:flow"],
+            "definition file './notes.txt' is not a Python file",
+        ),
+        (
+            ["run", "needs_missing:flow"],
+            "error while importing 'needs_missing': ModuleNotFoundError: No module"
+            " named 'not_installed_anywhere'",
+        ),
+        (
+            ["run", "flows:completing", "--data", "nan.jsonl"],
+            "Cannot store data[1] is nan, which JSON cannot hold: workflow data must"
+            " be JSON values (dict with string keys, list, str, int, float, bool,"
+            " None); convert it before handing it over",
+        ),
+        (
+            ["graph", "flows:halting", "--output", "no/such/dir/g.mmd"],
+            "cannot write 'no/such/dir/g.mmd': No such file or directory",
+        ),
+        (
+            ["run", "flows"],
+            "definition 'flows' must be 'package.module:attribute' or"
+            " 'path/to/file.py:attribute'",
+        ),
+        (
+            ["run", "broken:flow"],
+            "error while importing 'broken': ZeroDivisionError: division by zero",
+        ),
+        (
+            ["run", "flows:completing", "--data", "missing.jsonl"],
+            "cannot read data file 'missing.jsonl': No such file or directory",
+        ),
+        (
+            ["run", "flows:completing", "--data", "bad.jsonl"],
+            "bad.jsonl line 3: invalid JSON (Expecting property name enclosed in"
+            " double quotes, column 2)",
+        ),
+        (
+            ["run", "flows:completing", "--data", "bad.json"],
+            "bad.json line 3: invalid JSON (Expecting ',' delimiter, column 5)",
+        ),
+        (
+            ["run", "flows:completing", "--data", "latin1.jsonl"],
+            "latin1.jsonl line 2: not UTF-8 text",
+        ),
+        (
+            ["show", "8d7f6e5d-0000-4000-8000-000000000000"],
+            "no workflow with uuid '8d7f6e5d-0000-4000-8000-000000000000' in this"
+            " database (see `workflow list`)",
+        ),
+        (
+            ["resume", "nope"],
+            "no workflow with uuid 'nope' in this database (see `workflow list`)",
+        ),
+        (
+            ["restart", "nope"],
+            "no workflow with uuid 'nope' in this database (see `workflow list`)",
+        ),
+        (
+            ["graph", "8d7f6e5d-0000-4000-8000-000000000000"],
+            "no workflow with uuid '8d7f6e5d-0000-4000-8000-000000000000' in this"
+            " database (see `workflow list`)",
+        ),
+    ],
+)
+def test_bad_input_is_one_line_on_stderr(work, args, message):
+    (work / "broken.py").write_text("flow = [1 / 0]\n")
+    (work / "notes.txt").write_text("flow = []\n")
+    (work / "needs_missing.py").write_text("import not_installed_anywhere\n")
+    (work / "nan.jsonl").write_text("1\nNaN\n")
+    (work / "bad.jsonl").write_text('1\n{"a": 2}\n{oops}\n')
+    (work / "bad.json").write_text("[\n  1,\n  2 3\n]\n")
+    (work / "latin1.jsonl").write_bytes('"a"\n"\xe9"\n'.encode("latin-1"))
+    cli("run", "flows:completing", cwd=work)  # so that the database exists
+    done = cli(*args, cwd=work)
+    assert (done.returncode, done.stdout, done.stderr) == (
+        1,
+        "",
+        f"workflow: error: {message}\n",
+    )
+
+
+def test_a_definition_file_with_a_syntax_error(work):
+    (work / "syntax.py").write_text("flow = [\n")
+    done = cli("run", "syntax.py:flow", cwd=work)
+    # The rest of the line is Python's own message, which varies by version.
+    assert (done.returncode, done.stdout, done.stderr.count("\n")) == (1, "", 1)
+    assert done.stderr.startswith(
+        "workflow: error: error while loading 'syntax.py': SyntaxError: "
+    )
+    assert done.stderr.endswith("(syntax.py, line 1)\n")
+
+
+def test_a_missing_sqlite_database_is_not_created_by_list(work):
+    done = cli("list", cwd=work)
+    assert (done.returncode, done.stderr) == (
+        1,
+        f"workflow: error: no workflow database at '{work}/wf.db': run a workflow"
+        " first, or point --db (or WORKFLOW_DB) at the right database\n",
+    )
+    assert not (work / "wf.db").exists()
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        (
+            "sqlite:///{work}/no/such/dir/wf.db",
+            "workflow: error: cannot use database 'sqlite:///{work}/no/such/dir/wf.db':"
+            " (sqlite3.OperationalError) unable to open database file\n",
+        ),
+        (
+            "postgresql+psycopg://someone:secret@127.0.0.1:9/db",
+            "workflow: error: cannot use database"
+            " 'postgresql+psycopg://someone:***@127.0.0.1:9/db':"
+            " (psycopg.OperationalError)"
+            ' connection failed: connection to server at "127.0.0.1", port 9 failed:'
+            " Connection refused\n",
+        ),
+        (
+            "not a url",
+            "workflow: error: bad database URL 'not a url': WorkflowStore url 'not a"
+            " url' is not a database URL; use e.g. 'sqlite:///workflow.db' or"
+            " 'postgresql+psycopg://user@host/db'\n",
+        ),
+    ],
+)
+def test_an_unusable_database_is_one_line(work, url, message):
+    done = cli(
+        "run", "flows:completing", "--db", url.format(work=work), cwd=work, db=False
+    )
+    assert (done.returncode, done.stdout) == (1, "")
+    assert done.stderr.startswith(message.format(work=work).rstrip("\n"))
+    assert done.stderr.count("\n") == 1
+
+
+def test_debug_shows_the_traceback(work):
+    (work / "broken.py").write_text("flow = [1 / 0]\n")
+    done = cli("run", "broken:flow", "--debug", cwd=work)
+    assert done.returncode == 1
+    assert "Traceback (most recent call last):" in done.stderr
+    assert done.stderr.endswith(
+        "workflow: error: error while importing 'broken': ZeroDivisionError:"
+        " division by zero\n"
+    )
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        [],
+        ["frobnicate"],
+        ["run"],
+        ["run", "flows:halting", "--bogus"],
+        ["list", "--status", "sleeping"],
+        ["restart", "some-uuid", "--object", "last"],
+        ["graph", "flows:halting", "--format", "gif"],
+    ],
+)
+def test_bad_command_lines_exit_2(work, args):
+    done = cli(*args, cwd=work, db=False)
+    assert (done.returncode, done.stdout) == (2, "")
+    assert done.stderr.splitlines()[0].startswith("usage: workflow")
+
+
+@pytest.mark.parametrize(
+    "command", ["run", "list", "show", "resume", "restart", "graph"]
+)
+def test_help_of_every_command_has_an_example(work, command):
+    done = cli(command, "--help", cwd=work, db=False)
+    assert (done.returncode, done.stderr) == (0, "")
+    assert f"usage: workflow {command}" in done.stdout
+    assert "\nexample:\n  workflow " in done.stdout
+
+
+def test_main_help_lists_the_exit_codes(work):
+    done = cli("--help", cwd=work, db=False)
+    assert done.returncode == 0
+    assert (
+        "exit status: 0 completed, 1 failure, 2 bad command line, 3 halted, 4 error."
+        in done.stdout
+    )
+
+
+def test_the_workflow_console_script(work):
+    script = shutil.which("workflow", path=sysconfig.get_path("scripts"))
+    assert script is not None, "the workflow console script is not installed"
+    done = subprocess.run(
+        [script, "run", "flows:halting", "--data", "grades.jsonl",
+         "--db", f"sqlite:///{work}/wf.db"],
+        cwd=work, capture_output=True, text=True, timeout=TIMEOUT, check=False,
+    )  # fmt: skip
+    assert (done.returncode, done.stdout.splitlines()[-1]) == (
+        3,
+        "halted: grade 4 fails",
+    )
+
+
+# --------------------------------------------------------------------------
+# The example of the README, from a copy of the checkout
+
+
+def test_the_grades_example_halts_twice_then_completes(tmp_path):
+    shutil.copytree(REPOSITORY / "examples", tmp_path / "examples")
+    done = cli("run", "examples/grades.py:workflow", "--data", "examples/grades.jsonl",
+               cwd=tmp_path, db=False)  # fmt: skip
+    uuid = uuid_of(done.stdout)
+    first = cli("resume", uuid, cwd=tmp_path, db=False)
+    second = cli("resume", uuid, cwd=tmp_path, db=False)
+    assert (done.returncode, done.stdout.splitlines()[-1]) == (
+        3,
+        "halted: Zack P. Hacker failed test 3 with 4: retake it tomorrow",
+    )
+    assert (first.returncode, first.stdout.splitlines()[-1]) == (
+        3,
+        "halted: Zack P. Hacker failed test 5 with 2: retake it tomorrow",
+    )
+    assert (second.returncode, second.stdout.splitlines()[-1]) == (
+        0,
+        "status: COMPLETED",
+    )
+
+
+# --------------------------------------------------------------------------
+# In-process: data formats and definition loading
+
+
+@pytest.mark.parametrize(
+    ("text", "objects"),
+    [
+        ("[1, 2, 3]", [1, 2, 3]),
+        ('  \n[\n  {"a": 1},\n  [2]\n]\n', [{"a": 1}, [2]]),
+        ("[]", []),
+        ("1\n2\n", [1, 2]),
+        ("[1, 2]\n[3]\n", [[1, 2], [3]]),
+        ('{"a": [1]}\n\n  \n"b"\n', [{"a": [1]}, "b"]),
+        ("", []),
+        (" \n\n", []),
+    ],
+)
+def test_parse_data_formats(text, objects):
+    assert parse_data(text) == objects
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("1\n2\n{\n", "data line 3: invalid JSON (Expecting property name enclosed"
+                      " in double quotes, column 2)"),
+        ("[1,\n2,,\n]", "data line 2: invalid JSON (Expecting value, column 3)"),
+        ("[1]\n[2\n", "data line 2: invalid JSON (Expecting ',' delimiter, column 3)"),
+    ],
+)  # fmt: skip
+def test_parse_data_errors_name_the_line(text, message):
+    with pytest.raises(CommandError) as raised:
+        parse_data(text, "data")
+    assert str(raised.value) == message
+
+
+def test_a_loaded_file_definition_is_the_one_the_registry_imports(work):
+    # Same module, so same task names and fingerprint in any process.
+    name, tasks = load_definition(str(work / "flows.py") + ":halting")
+    assert Registry().get(name) == tasks
+
+
+def test_read_data_skips_a_utf8_byte_order_mark(tmp_path):
+    (tmp_path / "bom.json").write_bytes("\ufeff[1, 2]".encode())
+    assert read_data(str(tmp_path / "bom.json")) == [1, 2]
+
+
+# --------------------------------------------------------------------------
+# A run interrupted, a workflow left RUNNING, a definition not importable
+
+
+def wait_for_status(work, status, process):
+    deadline = time.monotonic() + TIMEOUT
+    while time.monotonic() < deadline:
+        if (work / "wf.db").exists():
+            infos = stored(work)[0]
+            if infos and infos[0].status.name == status:
+                return infos[0].uuid
+        assert process.poll() is None, "the run ended too early"
+        time.sleep(0.05)
+    raise AssertionError(f"the workflow never became {status}")
+
+
+def test_an_interrupted_run_is_left_running_then_taken_over_with_force(work):
+    (work / "many.json").write_text(json.dumps(list(range(200))))
+    db = f"sqlite:///{work}/wf.db"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "workflow", "run", "flows:slow", "--data", "many.json",
+         "--db", db],
+        cwd=work, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        uuid = wait_for_status(work, "RUNNING", process)
+        process.send_signal(signal.SIGINT)
+        _, stderr = process.communicate(timeout=TIMEOUT)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    assert (process.returncode, stderr) == (
+        130,
+        "workflow: interrupted; a workflow left RUNNING can be taken over with"
+        " `workflow resume --force UUID`\n",
+    )
+    busy = cli("resume", uuid, cwd=work)
+    assert (busy.returncode, busy.stderr) == (
+        1,
+        f"workflow: error: workflow {uuid} is RUNNING in another process; if that"
+        " process died, take it over with --force\n",
+    )
+    (work / "flows.py").write_text(FLOWS.replace("time.sleep(0.15)", "pass"))
+    taken = cli("resume", uuid, "--force", cwd=work)
+    assert (taken.returncode, taken.stdout.splitlines()[-1]) == (0, "status: COMPLETED")
+
+
+def test_png_to_a_terminal_is_refused(work):
+    code, output = run_on_terminal(["graph", "flows:halting", "--format", "png"], work)
+    assert (code, output) == (1, "")
+
+
+def store_registered_workflow(work):
+    """Store a halted workflow whose definition is registered by name only."""
+    registry = Registry()
+    registry.register("grading", [lambda obj, eng: eng.halt("stop here")])
+    store = WorkflowStore(f"sqlite:///{work}/wf.db")
+    try:
+        store.create_all()
+        eng = StoredWorkflowEngine.with_name(
+            "grading", store, data=[1], registry=registry
+        )
+        with pytest.raises(HaltProcessing):
+            eng.process()
+        return eng.db_obj.uuid
+    finally:
+        store.dispose()
+
+
+def test_show_names_no_task_when_the_definition_cannot_be_imported(work):
+    uuid = store_registered_workflow(work)
+    done = cli("show", uuid, cwd=work)
+    assert done.stdout.split("\n\n")[1] == (
+        "position  status  task  halt message  error\n"
+        "       0  HALTED  [0]   stop here     -\n"
+    )
+
+
+def test_graph_of_a_workflow_whose_definition_is_not_importable(work):
+    uuid = store_registered_workflow(work)
+    done = cli("graph", uuid, cwd=work)
+    assert (done.returncode, done.stdout) == (1, "")
+    assert done.stderr.startswith(
+        "workflow: error: No workflow definition is registered under 'grading'."
+    )
+    assert done.stderr.count("\n") == 1
+
+
+def test_show_shortens_long_halt_messages(work):
+    uuid = started(work, "flows:long_halting", "grades.json")
+    done = cli("show", uuid, cwd=work)
+    assert done.stdout.split("\n\n")[1].splitlines()[1] == (
+        "       0  HALTED   [0] long_halt  a very long halt message a very long halt"
+        " message a very ...  -"
+    )
+
+
+@pytest.fixture
+def without_sqlalchemy(tmp_path_factory):
+    """A PYTHONPATH on which ``import sqlalchemy`` fails, as when not installed."""
+    shadow = tmp_path_factory.mktemp("shadow")
+    (shadow / "sqlalchemy").mkdir()
+    (shadow / "sqlalchemy" / "__init__.py").write_text(
+        "raise ImportError('No module named sqlalchemy')\n"
+    )
+    return {"PYTHONPATH": str(shadow)}
+
+
+def test_without_sqlalchemy_the_database_commands_say_what_to_install(
+    work, without_sqlalchemy
+):
+    done = cli("list", cwd=work, env=without_sqlalchemy)
+    assert (done.returncode, done.stderr) == (
+        1,
+        "workflow: error: the workflow database needs SQLAlchemy (No module named"
+        " sqlalchemy): install it with pip install 'workflow[sqlalchemy]'\n",
+    )
+
+
+def test_without_sqlalchemy_a_definition_is_still_drawn(work, without_sqlalchemy):
+    done = cli("graph", "flows:halting", cwd=work, db=False, env=without_sqlalchemy)
+    assert (done.returncode, done.stdout) == (0, GRAPH_OF_HALTING)

@@ -1,0 +1,588 @@
+"""Run persisted workflows as Celery tasks, on any number of workers.
+
+:func:`register_tasks` adds three tasks to *your* Celery application:
+``<prefix>.start``, ``<prefix>.resume`` and ``<prefix>.restart``. They call
+:func:`workflow.storage.start`, :func:`workflow.storage.resume` and
+:func:`workflow.storage.restart` on a shared database, so any worker can
+start, resume or restart any workflow: the state lives in the database, not
+in the worker.
+
+Every task returns a JSON dict with the keys of
+:meth:`workflow.storage.WorkflowResult.to_dict` plus ``"skipped"``:
+
+* a finished run: ``status`` is the workflow's status name (``"COMPLETED"``,
+  ``"HALTED"``, ``"ERROR"``, ...), ``error`` the first line of a workflow
+  error, ``skipped`` is ``None``;
+* a run that was not needed (a resume of a workflow that already completed,
+  or that another worker is running right now): ``status`` is the
+  workflow's current status and ``skipped`` says why;
+* bad input (unknown workflow name or uuid, data that is not a JSON list,
+  a definition that changed, an unknown restart word): ``status`` is
+  :data:`FAILED` and ``error`` reads ``"<ErrorClass>: <message>"``. Such a
+  task is not retried, and the worker goes on serving.
+
+A resume or restart delivered again after its worker died (or retried
+after a database error) finds the workflow RUNNING, as the interrupted
+attempt left it, and takes it over: completed objects are not run again, the
+interrupted object runs again from where it started.
+
+Transient database errors (lost connection, serialization failure, deadlock,
+a locked SQLite file) are retried with capped exponential backoff; see
+:func:`is_transient_error` and :func:`retry_delay`. The ``celery`` extra
+installs what this module needs: ``pip install 'workflow[celery]'``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import sqlite3
+import sys
+import threading
+import uuid as uuid_module
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import sqlalchemy.exc
+from celery import Celery, Task
+
+from workflow.engine_db import WorkflowStatus
+from workflow.errors import WorkflowAPIError
+from workflow.storage import (
+    DefinitionChangedError,
+    StoredWorkflowEngine,
+    WorkflowBusyError,
+    WorkflowStore,
+    fingerprint,
+    get_workflow,
+    restart,
+    resume,
+    start,
+)
+
+__all__ = (
+    "FAILED",
+    "RESTART_WORDS",
+    "WorkflowTask",
+    "WorkflowTasks",
+    "is_transient_error",
+    "recommended_settings",
+    "register_tasks",
+    "retry_delay",
+)
+
+log = logging.getLogger(__name__)
+
+FAILED = "FAILED"
+"""The ``status`` of a task result whose input was refused (no run happened)."""
+
+RESTART_WORDS = ("prev", "current", "next", "first")
+"""The words the restart task accepts for ``obj`` and ``task``."""
+
+SKIPPED_COMPLETED = "already completed"
+SKIPPED_RUNNING = "already running"
+
+# PostgreSQL SQLSTATEs worth a retry: the same statements may well succeed a
+# moment later. Class 08 (connection exceptions) is matched by prefix.
+_TRANSIENT_SQLSTATES = frozenset(
+    {
+        "40001",  # serialization_failure
+        "40P01",  # deadlock_detected
+        "55P03",  # lock_not_available
+        "57P01",  # admin_shutdown
+        "57P02",  # crash_shutdown
+        "57P03",  # cannot_connect_now
+    }
+)
+
+_POOL_ERRORS = (sqlalchemy.exc.DisconnectionError, sqlalchemy.exc.TimeoutError)
+
+_PICKLE_CONTENT = {"pickle", "application/x-python-serialize"}
+
+
+def recommended_settings() -> dict[str, Any]:
+    """Return the Celery settings under which the documented guarantees hold.
+
+    Apply them with ``app.conf.update(recommended_settings())``. They make
+    messages JSON only, acknowledge a message only after its task returned
+    (so a crashed worker's message is delivered again), let each worker
+    process reserve one message at a time, and skip a redelivered message
+    whose task already succeeded (this needs a result backend).
+    """
+    return {
+        "task_serializer": "json",
+        "result_serializer": "json",
+        "accept_content": ["json"],
+        "task_acks_late": True,
+        "task_reject_on_worker_lost": True,
+        "worker_prefetch_multiplier": 1,
+        "worker_deduplicate_successful_tasks": True,
+    }
+
+
+def _links(exc: BaseException) -> Iterator[BaseException]:
+    """``exc``, its causes and contexts, and the DBAPI errors they wrap."""
+    seen: set[int] = set()
+    pending = [exc]
+    while pending:
+        err = pending.pop()
+        if err is None or id(err) in seen:
+            continue
+        seen.add(id(err))
+        yield err
+        pending.extend((err.__cause__, err.__context__))
+        orig = getattr(err, "orig", None)
+        if isinstance(orig, BaseException):
+            pending.append(orig)
+
+
+def _is_transient_link(err: BaseException) -> bool:
+    if isinstance(err, sqlalchemy.exc.DBAPIError) and err.connection_invalidated:
+        return True
+    if isinstance(
+        err, (sqlalchemy.exc.DisconnectionError, sqlalchemy.exc.TimeoutError)
+    ):
+        return True
+    # psycopg 3 names it sqlstate, psycopg2 pgcode.
+    sqlstate = getattr(err, "sqlstate", None) or getattr(err, "pgcode", None)
+    if isinstance(sqlstate, str):
+        return sqlstate in _TRANSIENT_SQLSTATES or sqlstate.startswith("08")
+    if isinstance(err, sqlite3.OperationalError):
+        message = str(err).lower()
+        return "locked" in message or "busy" in message
+    psycopg = sys.modules.get("psycopg")
+    # Without a SQLSTATE, a psycopg OperationalError is a failed connection.
+    return psycopg is not None and isinstance(err, psycopg.OperationalError)
+
+
+def is_transient_error(exc: BaseException) -> bool:
+    """Tell whether ``exc`` is a database error worth retrying.
+
+    True when ``exc`` or any exception it was raised from (its cause, its
+    context, or the driver error a SQLAlchemy error wraps) is one of:
+
+    * a SQLAlchemy error whose connection was invalidated, a
+      :class:`~sqlalchemy.exc.DisconnectionError`, or a connection pool
+      :class:`~sqlalchemy.exc.TimeoutError`;
+    * a PostgreSQL error with SQLSTATE class ``08`` (connection exception),
+      ``40001`` (serialization failure), ``40P01`` (deadlock detected),
+      ``55P03`` (lock not available) or ``57P01``-``57P03`` (server shutting
+      down or starting up), from psycopg 3 or psycopg2;
+    * a psycopg ``OperationalError`` without SQLSTATE (no connection);
+    * a SQLite "database is locked" / "busy" error.
+
+    Anything else, such as a missing table or a constraint violation, is not
+    transient: retrying cannot fix it.
+
+    :param exc: the exception a task caught.
+    """
+    return any(_is_transient_link(err) for err in _links(exc))
+
+
+def retry_delay(
+    retries: int,
+    base: float,
+    maximum: float,
+    rng: Callable[[], float] = random.random,
+) -> float:
+    """Return the seconds to wait before the next try, with jitter.
+
+    The ceiling doubles with each retry, ``base * 2 ** retries``, and never
+    exceeds ``maximum``; the delay is drawn between half the ceiling and the
+    ceiling, so that workers that failed together do not retry together.
+
+    :param retries: how many retries happened so far (0 before the first).
+    :param base: the ceiling of the first delay, in seconds.
+    :param maximum: the largest delay, in seconds.
+    :param rng: returns a float in ``[0, 1)``; :func:`random.random` by
+        default.
+    """
+    ceiling = min(maximum, base * 2.0 ** min(retries, 64))
+    return ceiling / 2 + rng() * ceiling / 2
+
+
+def _result(
+    uuid: str | None,
+    name: str | None,
+    status: str,
+    *,
+    halted_message: str | None = None,
+    error: str | None = None,
+    skipped: str | None = None,
+) -> dict[str, Any]:
+    return {
+        "uuid": uuid,
+        "name": name,
+        "status": status,
+        "halted_message": halted_message,
+        "error": error,
+        "skipped": skipped,
+    }
+
+
+def _failed(uuid: str | None, name: str | None, exc: BaseException) -> dict[str, Any]:
+    return _result(uuid, name, FAILED, error=f"{type(exc).__name__}: {exc}")
+
+
+class _BadInput(ValueError):
+    """Task arguments refused before the database is touched."""
+
+
+def _check_uuid(value: Any) -> str:
+    if not isinstance(value, str):
+        raise _BadInput(
+            f"uuid must be a workflow uuid string, got {type(value).__name__}"
+            f" {value!r:.80}"
+        )
+    try:
+        uuid_module.UUID(value)
+    except ValueError:
+        raise _BadInput(f"uuid {value!r:.80} is not a valid UUID") from None
+    return value
+
+
+def _check_flag(argument: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise _BadInput(f"{argument} must be true or false, got {value!r:.80}")
+    return value
+
+
+class _StoreHolder:
+    """One :class:`WorkflowStore` per process, created on first use.
+
+    Database connections must not cross a ``fork()``: a prefork pool child
+    that finds a store made by another process makes its own.
+    """
+
+    def __init__(self, url: str, options: dict[str, Any]) -> None:
+        self.url = url
+        self.options = options
+        self._lock = threading.Lock()
+        self._store: WorkflowStore | None = None
+        self._pid = 0
+
+    def get(self) -> WorkflowStore:
+        pid = os.getpid()
+        with self._lock:
+            if self._store is None or self._pid != pid:
+                self._store = WorkflowStore(self.url, **self.options)
+                self._pid = pid
+            return self._store
+
+
+class WorkflowTask(Task):
+    """Base class of the tasks :func:`register_tasks` registers.
+
+    It sends each message to the queue and routing key given to
+    :func:`register_tasks`, unless the call names its own (``queue=``,
+    ``routing_key=`` of :meth:`apply_async`). Celery 6 drops the ``queue``
+    and ``routing_key`` task attributes, hence this method.
+    """
+
+    _workflow_route: dict[str, str] = {}
+
+    def apply_async(
+        self,
+        args: Any = None,
+        kwargs: Any = None,
+        *positional: Any,
+        **options: Any,
+    ) -> Any:
+        """Send the task, with the registered routing as default options."""
+        options = {**self._workflow_route, **options}
+        return super().apply_async(args, kwargs, *positional, **options)
+
+
+@dataclass(frozen=True)
+class WorkflowTasks:
+    """The tasks :func:`register_tasks` added to a Celery application.
+
+    Call them as any Celery task, e.g. ``tasks.start.delay("name", [1, 2])``,
+    ``tasks.resume.delay(uuid)``, ``tasks.restart.delay(uuid, "first",
+    "first")``.
+
+    :ivar start: ``start(name, data, stop_on_halt=True, stop_on_error=True)``.
+    :ivar resume: ``resume(uuid, force=False)``; idempotent (see the module
+        documentation).
+    :ivar restart: ``restart(uuid, obj="current", task="first", force=False)``.
+    :ivar store_url: the database URL the workers use.
+    """
+
+    start: Task
+    resume: Task
+    restart: Task
+    store_url: str
+
+    def store(self) -> WorkflowStore:
+        """The calling process's :class:`~workflow.storage.WorkflowStore`."""
+        return self.start._workflow_store.get()
+
+
+def _busy_result(store: WorkflowStore, uuid: str) -> dict[str, Any]:
+    info = get_workflow(uuid, store)
+    return _result(uuid, info.name, info.status.name, skipped=SKIPPED_RUNNING)
+
+
+def _guarded(
+    task: Task,
+    uuid: str | None,
+    name: str | None,
+    call: Callable[[WorkflowStore], dict[str, Any]],
+) -> dict[str, Any]:
+    """Run ``call``; map refusals to results and retry transient errors."""
+    store = task._workflow_store.get()
+    try:
+        return call(store)
+    except _BadInput as exc:
+        return _result(uuid, name, FAILED, error=f"ValueError: {exc}")
+    except WorkflowBusyError:
+        assert uuid is not None
+        return _guarded(task, uuid, name, lambda store: _busy_result(store, uuid))
+    except WorkflowAPIError as exc:
+        log.warning("Task %s refused its input: %s", task.name, exc)
+        return _failed(uuid, name, exc)
+    except Exception as exc:
+        if not is_transient_error(exc):
+            raise
+        retries = task.request.retries
+        if retries >= task.max_retries:
+            log.error(
+                "Task %s gave up after %d retries on a database error: %s",
+                task.name,
+                retries,
+                exc,
+            )
+            raise
+        countdown = retry_delay(retries, task._retry_backoff, task._retry_backoff_max)
+        log.warning(
+            "Task %s hit a transient database error, retry %d in %.1f s: %s",
+            task.name,
+            retries + 1,
+            countdown,
+            exc,
+        )
+        raise task.retry(exc=exc, countdown=countdown) from exc
+
+
+def _is_second_attempt(task: Task) -> bool:
+    """Whether an earlier attempt of this very task may have been cut short.
+
+    The broker marks a message it delivers again (its worker died, or did
+    not acknowledge it in time) as redelivered; a retry after a transient
+    database error has ``retries > 0``. Either way, an earlier attempt may
+    have claimed the workflow and left it RUNNING with nobody running it.
+    """
+    delivery_info = task.request.delivery_info or {}
+    return bool(delivery_info.get("redelivered")) or task.request.retries > 0
+
+
+def _take_over(store: WorkflowStore, uuid: str) -> dict[str, Any]:
+    """Resume a RUNNING workflow whose run was this task's interrupted attempt.
+
+    ``force=True`` both takes the workflow over and ignores a changed
+    definition; only the first is wanted here, so the definition is checked
+    first, as an ordinary resume would.
+    """
+    eng = StoredWorkflowEngine.from_uuid(uuid, store)
+    if fingerprint(eng.callbacks.get("*")) != eng.db_obj.fingerprint:
+        raise DefinitionChangedError(
+            f"The definition {eng.db_obj.name!r} changed since workflow {uuid}"
+            " was saved; resume it with force=True to run the new definition",
+            uuid,
+            eng.db_obj.name,
+        )
+    log.warning("Taking over workflow %s, left RUNNING by an interrupted attempt", uuid)
+    return {**resume(uuid, store, force=True).to_dict(), "skipped": None}
+
+
+def _start_body(
+    self: Task,
+    name: str,
+    data: list[Any],
+    stop_on_halt: bool = True,
+    stop_on_error: bool = True,
+) -> dict[str, Any]:
+    """Start a new stored workflow running the definition ``name`` over ``data``."""
+
+    def call(store: WorkflowStore) -> dict[str, Any]:
+        if not isinstance(name, str) or not name:
+            raise _BadInput(f"name must be a workflow name string, got {name!r:.80}")
+        if not isinstance(data, list):
+            raise _BadInput(
+                "data must be a JSON list with one item per object, got"
+                f" {type(data).__name__} {data!r:.80}"
+            )
+        outcome = start(
+            name,
+            data,
+            store,
+            stop_on_halt=_check_flag("stop_on_halt", stop_on_halt),
+            stop_on_error=_check_flag("stop_on_error", stop_on_error),
+        )
+        return {**outcome.to_dict(), "skipped": None}
+
+    return _guarded(self, None, name if isinstance(name, str) else None, call)
+
+
+def _resume_body(self: Task, uuid: str, force: bool = False) -> dict[str, Any]:
+    """Go on with the stored workflow ``uuid`` from where it stopped."""
+
+    def call(store: WorkflowStore) -> dict[str, Any]:
+        _check_uuid(uuid)
+        force_flag = _check_flag("force", force)
+        info = get_workflow(uuid, store)
+        if not force_flag:
+            if info.status is WorkflowStatus.COMPLETED:
+                return _result(
+                    uuid, info.name, info.status.name, skipped=SKIPPED_COMPLETED
+                )
+            if info.status is WorkflowStatus.RUNNING:
+                if _is_second_attempt(self):
+                    return _take_over(store, uuid)
+                return _result(
+                    uuid, info.name, info.status.name, skipped=SKIPPED_RUNNING
+                )
+        outcome = resume(uuid, store, force=force_flag)
+        return {**outcome.to_dict(), "skipped": None}
+
+    return _guarded(self, uuid if isinstance(uuid, str) else None, None, call)
+
+
+def _restart_body(
+    self: Task,
+    uuid: str,
+    obj: str = "current",
+    task: str = "first",
+    force: bool = False,
+) -> dict[str, Any]:
+    """Restart the stored workflow ``uuid`` relative to where it stopped."""
+
+    def call(store: WorkflowStore) -> dict[str, Any]:
+        _check_uuid(uuid)
+        for argument, word in (("obj", obj), ("task", task)):
+            if word not in RESTART_WORDS:
+                raise _BadInput(
+                    f"{argument} must be one of {', '.join(RESTART_WORDS)};"
+                    f" got {word!r:.80}"
+                )
+        force_flag = _check_flag("force", force)
+        if not force_flag and _is_second_attempt(self):
+            # The interrupted attempt's run is this restart's run: carry it
+            # on rather than restart again relative to where it got to.
+            info = get_workflow(uuid, store)
+            if info.status is WorkflowStatus.RUNNING:
+                return _take_over(store, uuid)
+        outcome = restart(uuid, store, obj=obj, task=task, force=force_flag)
+        return {**outcome.to_dict(), "skipped": None}
+
+    return _guarded(self, uuid if isinstance(uuid, str) else None, None, call)
+
+
+def register_tasks(
+    app: Celery,
+    store_url: str,
+    *,
+    queue: str | None = None,
+    routing_key: str | None = None,
+    prefix: str = "workflow",
+    max_retries: int = 5,
+    retry_backoff: float = 1.0,
+    retry_backoff_max: float = 60.0,
+    store_options: dict[str, Any] | None = None,
+) -> WorkflowTasks:
+    """Register the start, resume and restart tasks on ``app``.
+
+    :param app: your :class:`celery.Celery` application.
+    :param store_url: the SQLAlchemy URL of the database every worker
+        shares, e.g. ``"postgresql+psycopg://user@db/workflows"``. Each worker
+        process opens it on first use; the schema must exist (see
+        :meth:`workflow.storage.WorkflowStore.create_all`).
+    :param queue: the queue the tasks are sent to (Celery's default queue
+        when ``None``); start the workers with ``-Q <queue>``.
+    :param routing_key: the routing key of the tasks' messages.
+    :param prefix: the tasks are named ``<prefix>.start``, ``<prefix>.resume``
+        and ``<prefix>.restart``.
+    :param max_retries: how many times a transient database error is retried
+        before the task fails with it.
+    :param retry_backoff: the ceiling, in seconds, of the first retry's
+        delay; it doubles with each retry (see :func:`retry_delay`).
+    :param retry_backoff_max: the largest delay between retries, in seconds.
+    :param store_options: keyword arguments for
+        :class:`~workflow.storage.WorkflowStore` (SQLAlchemy engine options).
+    :returns: the registered tasks.
+    :raises TypeError: for an argument of the wrong type.
+    :raises ValueError: for an empty name or a negative number.
+
+    The tasks send and accept JSON only, are acknowledged after they return
+    (``acks_late``) and are requeued if their worker process dies
+    (``reject_on_worker_lost``). A warning is issued if ``app`` accepts
+    pickle: the tasks never need it, and a worker that accepts it runs code
+    chosen by whoever can write to the broker.
+    """
+    if not isinstance(app, Celery):
+        raise TypeError(
+            f"app must be a celery.Celery application, got {type(app).__name__}"
+        )
+    for argument, value, required in (
+        ("store_url", store_url, True),
+        ("prefix", prefix, True),
+        ("queue", queue, False),
+        ("routing_key", routing_key, False),
+    ):
+        if value is None and not required:
+            continue
+        if not isinstance(value, str) or not value:
+            raise TypeError(f"{argument} must be a non-empty string, got {value!r}")
+    if isinstance(max_retries, bool) or not isinstance(max_retries, int):
+        raise TypeError(f"max_retries must be an int, got {max_retries!r}")
+    if max_retries < 0:
+        raise ValueError(f"max_retries must be 0 or more, got {max_retries}")
+    for argument, value in (
+        ("retry_backoff", retry_backoff),
+        ("retry_backoff_max", retry_backoff_max),
+    ):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise TypeError(f"{argument} must be a number of seconds, got {value!r}")
+        if value <= 0:
+            raise ValueError(f"{argument} must be positive, got {value!r}")
+    if store_options is not None and not isinstance(store_options, dict):
+        raise TypeError(f"store_options must be a dict, got {store_options!r}")
+
+    accepted = set(app.conf.accept_content or ())
+    if accepted & _PICKLE_CONTENT:
+        warnings.warn(
+            "The Celery app accepts pickle messages (accept_content="
+            f"{sorted(accepted)!r}). The workflow tasks send and accept JSON"
+            " only; set accept_content=['json'] so that no worker unpickles"
+            " what arrives from the broker.",
+            UserWarning,
+            stacklevel=2,
+        )
+
+    holder = _StoreHolder(store_url, dict(store_options or {}))
+    route = {}
+    if queue is not None:
+        route["queue"] = queue
+    if routing_key is not None:
+        route["routing_key"] = routing_key
+    options: dict[str, Any] = {
+        "base": WorkflowTask,
+        "bind": True,
+        "serializer": "json",
+        "acks_late": True,
+        "reject_on_worker_lost": True,
+        "max_retries": max_retries,
+        "_workflow_store": holder,
+        "_retry_backoff": float(retry_backoff),
+        "_retry_backoff_max": float(retry_backoff_max),
+        "_workflow_route": route,
+    }
+    bodies = {"start": _start_body, "resume": _resume_body, "restart": _restart_body}
+    registered = {
+        kind: app.task(name=f"{prefix}.{kind}", **options)(body)
+        for kind, body in bodies.items()
+    }
+    return WorkflowTasks(store_url=store_url, **registered)

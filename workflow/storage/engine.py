@@ -1,0 +1,981 @@
+"""A :class:`~workflow.engine_db.DbWorkflowEngine` that stores itself in SQL.
+
+:class:`StoredWorkflowEngine` keeps a workflow and its objects in the tables
+of :mod:`workflow.storage.models`, so that any process can pick the workflow
+up where another one left it:
+
+* :meth:`StoredWorkflowEngine.with_name` creates a new workflow (and its
+  objects); :meth:`StoredWorkflowEngine.from_uuid` loads a stored one.
+* While it runs, the engine saves the workflow's position and the object's
+  status before and after each object, and on halt (message, action,
+  payload) or error (traceback). An object's completion is committed
+  together with the start of the next object (or the end of the run): one
+  commit per object boundary. Data a task changed is written with the
+  object's next save; unchanged data is not written again.
+* Before it runs, the engine *claims* the workflow with one conditional
+  ``UPDATE`` on its status and version: of two processes claiming the same
+  workflow at once, one wins and the other gets
+  :class:`~workflow.storage.errors.WorkflowBusyError`. Every later save
+  checks the version again, so a process whose workflow was taken over
+  (``force=True``) stops at its next save instead of writing over the new
+  owner.
+* A process killed in the middle of an object leaves the workflow RUNNING,
+  the objects done before COMPLETED and the interrupted one RUNNING at the
+  task position saved when it started. ``resume(force=True)`` takes such a
+  workflow over and runs the interrupted object again from that position.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid as uuid_module
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import bindparam, insert, select, update
+
+from ..engine import ActionMapper, ProcessingFactory, TransitionActions
+from ..engine_db import (
+    DbProcessingFactory,
+    DbTransitionAction,
+    DbWorkflowEngine,
+    ObjectStatus,
+    WorkflowStatus,
+)
+from ..errors import WorkflowAPIError, WorkflowError
+from ..utils import classproperty
+from .errors import (
+    DefinitionChangedError,
+    UnserializableDataError,
+    WorkflowBusyError,
+    WorkflowNotFoundError,
+)
+from .models import ObjectRecord, WorkflowRecord, WorkflowStore, utcnow
+from .registry import Registry, fingerprint, registry
+
+__all__ = (
+    "StoredActionMapper",
+    "StoredObject",
+    "StoredProcessingFactory",
+    "StoredTransitionActions",
+    "StoredWorkflow",
+    "StoredWorkflowEngine",
+    "check_restart_words",
+    "to_json",
+)
+
+_WF = WorkflowRecord.__table__
+_OBJ = ObjectRecord.__table__
+
+# Statements compiled once; the SET clause comes from the parameter keys.
+_UPDATE_WORKFLOW = update(_WF).where(
+    _WF.c.uuid == bindparam("w_uuid"), _WF.c.version == bindparam("w_version")
+)
+_CLAIM_WORKFLOW = update(_WF).where(
+    _WF.c.uuid == bindparam("w_uuid"),
+    _WF.c.version == bindparam("w_version"),
+    _WF.c.status == bindparam("w_status"),
+)
+_UPDATE_OBJECT = update(_OBJ).where(_OBJ.c.id == bindparam("o_id"))
+
+_RESTART_WORDS = ("prev", "current", "next", "first")
+
+
+def _reject(value: Any) -> Any:
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+def _find_unserializable(value: Any, where: str) -> str | None:
+    """Return a description of the first value JSON cannot hold, if any."""
+    if value is None or isinstance(value, (str, bool, int)):
+        return None
+    if isinstance(value, float):
+        if value != value or value in (float("inf"), float("-inf")):
+            return f"{where} is {value!r}, which JSON cannot hold"
+        return None
+    if isinstance(value, (list, tuple)):
+        for index, item in enumerate(value):
+            found = _find_unserializable(item, f"{where}[{index}]")
+            if found:
+                return found
+        return None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if not isinstance(key, (str, int, float, bool)) and key is not None:
+                return f"{where} has the key {key!r} ({type(key).__name__})"
+            found = _find_unserializable(item, f"{where}[{key!r}]")
+            if found:
+                return found
+        return None
+    return f"{where} is {type(value).__name__} {value!r:.60}"
+
+
+def to_json(value: Any, where: str) -> str:
+    """Return ``value`` as JSON text, or raise a clear error.
+
+    :param value: the value to store.
+    :param where: how to name the value in the error, e.g. ``"data[3]"``.
+    :raises UnserializableDataError: naming the first value JSON cannot hold
+        (an object of another type, NaN or infinity, a key that is not a
+        string or number).
+    """
+    try:
+        return json.dumps(
+            value,
+            allow_nan=False,
+            ensure_ascii=False,
+            separators=(",", ":"),
+            default=_reject,
+        )
+    except (TypeError, ValueError, RecursionError) as exc:
+        found = _find_unserializable(value, where) or f"{where}: {exc}"
+        raise UnserializableDataError(
+            f"Cannot store {found}: workflow data must be JSON values (dict with"
+            " string keys, list, str, int, float, bool, None); convert it before"
+            " handing it over",
+            where,
+        ) from exc
+
+
+class StoredObject:
+    """An object of a stored workflow, as tasks see it.
+
+    :ivar id: the object's row id.
+    :ivar position: its index in the workflow.
+    :ivar data: the JSON value being processed; tasks may change or replace
+        it, and the change is saved with the object's next save.
+    :ivar extra_data: a dict of JSON values kept with the object.
+    :ivar status: an :class:`~workflow.engine_db.ObjectStatus`.
+    :ivar callback_pos: the task position saved with the object.
+    :ivar halt_message: the message of the halt it stopped at, if any.
+    :ivar halt_action: the action named by that halt, if any.
+    :ivar halt_payload: the payload of that halt, if any.
+    :ivar error_message: the traceback of the error it stopped at, if any.
+    """
+
+    known_statuses = ObjectStatus
+    """The status enum of stored objects."""
+
+    def __init__(
+        self,
+        engine: StoredWorkflowEngine,
+        id: int,
+        position: int,
+        data: Any,
+        extra_data: dict[str, Any],
+        status: ObjectStatus,
+        callback_pos: list[int],
+        data_json: str,
+        extra_json: str,
+        halt_message: str | None = None,
+        halt_action: str | None = None,
+        halt_payload: Any = None,
+        error_message: str | None = None,
+    ) -> None:
+        self._engine = engine
+        self.id = id
+        self.position = position
+        self.data = data
+        self.extra_data = extra_data
+        self.status = status
+        self.callback_pos = callback_pos
+        self.halt_message = halt_message
+        self.halt_action = halt_action
+        self.halt_payload = halt_payload
+        self.error_message = error_message
+        self._saved_data_json = data_json
+        self._saved_extra_json = extra_json
+        self._pending_json: tuple[str, str] | None = None
+        self._halt_pending = False
+        self._error_pending = False
+
+    def set_error_message(self, text: str | None) -> None:
+        """Record an error message, written with the object's next save."""
+        self.error_message = text
+        self._error_pending = True
+
+    def set_halt(self, message: str, action: Any, payload: Any) -> None:
+        """Record the halt details, written with the object's next save."""
+        self.halt_message = message
+        self.halt_action = None if action is None else str(action)
+        self.halt_payload = payload
+        self._halt_pending = True
+
+    def serialize(self) -> None:
+        """Check that ``data`` and ``extra_data`` can be stored, and keep their JSON.
+
+        :raises UnserializableDataError: when either holds a non-JSON value.
+        """
+        where = f"object {self.position}"
+        self._pending_json = (
+            to_json(self.data, f"{where} data"),
+            to_json(self.extra_data, f"{where} extra_data"),
+        )
+
+    def save(
+        self,
+        status: ObjectStatus | None = None,
+        callback_pos: list[int] | None = None,
+        id_workflow: Any = None,
+    ) -> None:
+        """Commit the object's status, position and changed data.
+
+        The workflow's position is committed in the same transaction.
+
+        :param status: the new status, or ``None`` to keep it.
+        :param callback_pos: the task position to keep, or ``None``.
+        :param id_workflow: accepted for the
+            :class:`~workflow.engine_db.DbWorkflowEngine` protocol; a stored
+            object always belongs to its own workflow.
+        :raises WorkflowBusyError: when another process took the workflow over.
+        """
+        values: dict[str, Any] = {"o_id": self.id, "modified": utcnow()}
+        if status is not None:
+            values["status"] = status.value
+            if status is ObjectStatus.RUNNING and (
+                self.halt_message is not None
+                or self.halt_action is not None
+                or self.error_message is not None
+            ):
+                self.halt_message = self.halt_action = self.halt_payload = None
+                self.error_message = None
+                self._halt_pending = self._error_pending = True
+        if callback_pos is None and self.position == self._engine.state.token_pos:
+            # The engine's own saves pass no position before and after an
+            # object; keep where the object starts or ended all the same.
+            callback_pos = self._engine.state.callback_pos
+        if callback_pos is not None:
+            values["callback_pos"] = list(callback_pos)
+        pending = self._pending_json
+        if pending is not None:
+            if pending[0] != self._saved_data_json:
+                values["data"] = self.data
+            if pending[1] != self._saved_extra_json:
+                values["extra_data"] = self.extra_data
+        if self._halt_pending:
+            values["halt_message"] = self.halt_message
+            values["halt_action"] = self.halt_action
+            values["halt_payload"] = self.halt_payload
+        if self._error_pending:
+            values["error_message"] = self.error_message
+        self._engine._commit(values)
+        if status is not None:
+            self.status = status
+        if callback_pos is not None:
+            self.callback_pos = list(callback_pos)
+        if pending is not None:
+            self._saved_data_json, self._saved_extra_json = pending
+            self._pending_json = None
+        self._halt_pending = self._error_pending = False
+
+    def __repr__(self) -> str:
+        return (
+            f"<StoredObject {self.id} position={self.position}"
+            f" status={self.status.name} data={self.data!r:.60}>"
+        )
+
+
+class StoredWorkflow:
+    """The ``db_obj`` of a :class:`StoredWorkflowEngine`: its row, in memory.
+
+    :ivar uuid: the workflow's uuid (a string).
+    :ivar name: the name of its definition in the registry.
+    :ivar status: a :class:`~workflow.engine_db.WorkflowStatus`.
+    :ivar objects: the :class:`StoredObject` list, by position.
+    :ivar fingerprint: the fingerprint of the definition it last ran.
+    :ivar version: the version counter seen by this process.
+    """
+
+    def __init__(
+        self,
+        store: WorkflowStore,
+        uuid: str,
+        name: str,
+        status: WorkflowStatus,
+        fingerprint: str,
+        version: int,
+        extra_json: str,
+    ) -> None:
+        self.store = store
+        self.uuid = uuid
+        self.name = name
+        self.status = status
+        self.fingerprint = fingerprint
+        self.version = version
+        self.objects: list[StoredObject] = []
+        self._saved_extra_json = extra_json
+        self._engine: StoredWorkflowEngine | None = None
+
+    def save(self, status: WorkflowStatus | None = None) -> None:
+        """Commit the workflow's status (unless ``None``), position and extra_data."""
+        if self._engine is None:
+            raise WorkflowAPIError(
+                f"StoredWorkflow {self.uuid} has no engine: build it through"
+                " StoredWorkflowEngine.with_name() or from_uuid()"
+            )
+        self._engine._commit(None, status)
+
+    def __repr__(self) -> str:
+        return f"<StoredWorkflow {self.uuid} {self.name!r} {self.status.name}>"
+
+
+class StoredActionMapper(ActionMapper):
+    """Checks, after each object's tasks, that what they left can be stored.
+
+    Doing it here, while the engine still handles the object's exceptions,
+    turns unstorable data into an ERROR of that object (with a clear
+    :class:`~workflow.storage.errors.UnserializableDataError`) instead of a
+    failure outside the engine.
+    """
+
+    @staticmethod
+    def after_callbacks(obj: Any, eng: Any) -> None:
+        """Serialize the object's data and the engine's extra_data."""
+        obj.serialize()
+        eng._extra_json()
+
+
+class StoredTransitionActions(DbTransitionAction):
+    """:class:`~workflow.engine_db.DbTransitionAction`, plus stored details.
+
+    Halts also save their message, action and payload. Objects that the
+    engine leaves early without error (``continue_next_token``,
+    ``skip_token``, ``jump_token``) are saved as COMPLETED; ``stop`` and
+    ``abort`` save the object as HALTED, so it is listed as needing action.
+    """
+
+    @staticmethod
+    def HaltProcessing(obj: Any, eng: Any, callbacks: Any, exc_info: Any) -> None:
+        """Record the halt's message, action and payload, then save and re-raise."""
+        halt = exc_info[1]
+        payload = halt.payload
+        try:
+            to_json(payload, "halt payload")
+        except UnserializableDataError:
+            payload = repr(payload)
+        obj.set_halt(halt.message, halt.action, payload)
+        DbTransitionAction.HaltProcessing(obj, eng, callbacks, exc_info)
+
+    @staticmethod
+    def _save_with_next(eng: Any, obj: Any, status: Any, callback_pos: Any) -> None:
+        # Committed with the next save (the next object's start or the end of
+        # the run), so a crash in between leaves this object as it was when
+        # it started, and recovery runs it again: never half of the move.
+        eng._deferring = True
+        try:
+            obj.save(status=status, callback_pos=callback_pos)
+        finally:
+            eng._deferring = False
+
+    @staticmethod
+    def _leave_completed(obj: Any, eng: Any) -> None:
+        StoredTransitionActions._save_with_next(
+            eng, obj, obj.known_statuses.COMPLETED, eng.state.callback_pos
+        )
+
+    @staticmethod
+    def _leave_halted(obj: Any, eng: Any, message: str) -> None:
+        obj.set_halt(message, None, None)
+        StoredTransitionActions._save_with_next(
+            eng, obj, obj.known_statuses.HALTED, eng.state.callback_pos
+        )
+
+    @staticmethod
+    def ContinueNextToken(obj: Any, eng: Any, callbacks: Any, exc_info: Any) -> None:
+        """Save the object as completed and go on with the next one."""
+        StoredTransitionActions._leave_completed(obj, eng)
+        TransitionActions.ContinueNextToken(obj, eng, callbacks, exc_info)
+
+    @staticmethod
+    def SkipToken(obj: Any, eng: Any, callbacks: Any, exc_info: Any) -> None:
+        """Save the object as completed and go on with the next one."""
+        StoredTransitionActions._leave_completed(obj, eng)
+        TransitionActions.SkipToken(obj, eng, callbacks, exc_info)
+
+    @staticmethod
+    def JumpToken(obj: Any, eng: Any, callbacks: Any, exc_info: Any) -> None:
+        """Save the object as completed and jump (a jump to itself reruns it)."""
+        StoredTransitionActions._leave_completed(obj, eng)
+        TransitionActions.JumpToken(obj, eng, callbacks, exc_info)
+
+    @staticmethod
+    def JumpTokenForward(obj: Any, eng: Any, callbacks: Any, exc_info: Any) -> None:
+        """As :meth:`JumpToken`; a backward offset fails the object instead."""
+        if exc_info[1].args[0] >= 0:
+            StoredTransitionActions._leave_completed(obj, eng)
+        TransitionActions.JumpTokenForward(obj, eng, callbacks, exc_info)
+
+    @staticmethod
+    def JumpTokenBack(obj: Any, eng: Any, callbacks: Any, exc_info: Any) -> None:
+        """As :meth:`JumpToken`; a forward offset fails the object instead."""
+        if exc_info[1].args[0] <= 0:
+            StoredTransitionActions._leave_completed(obj, eng)
+        TransitionActions.JumpTokenBack(obj, eng, callbacks, exc_info)
+
+    @staticmethod
+    def StopProcessing(obj: Any, eng: Any, callbacks: Any, exc_info: Any) -> None:
+        """Save the object as halted ("stopped") and leave the object loop."""
+        StoredTransitionActions._leave_halted(obj, eng, "Processing was stopped")
+        TransitionActions.StopProcessing(obj, eng, callbacks, exc_info)
+
+    @staticmethod
+    def AbortProcessing(obj: Any, eng: Any, callbacks: Any, exc_info: Any) -> None:
+        """Save the object as halted ("aborted") and leave the object loop."""
+        StoredTransitionActions._leave_halted(obj, eng, "Processing was aborted")
+        TransitionActions.AbortProcessing(obj, eng, callbacks, exc_info)
+
+
+class StoredProcessingFactory(DbProcessingFactory):
+    """:class:`~workflow.engine_db.DbProcessingFactory` with the stored hooks.
+
+    A workflow without objects ends COMPLETED (the generic rule would call it
+    HALTED, since no object was ever processed).
+    """
+
+    @staticmethod
+    def after_processing(eng: Any, objects: Any) -> None:
+        """As the parent, but a run over no object at all is COMPLETED."""
+        if len(objects):
+            DbProcessingFactory.after_processing(eng, objects)
+            return
+        ProcessingFactory.after_processing(eng, objects)
+        eng.save(WorkflowStatus.COMPLETED)
+
+    @staticmethod
+    def after_object(eng: Any, objects: Any, obj: Any) -> None:
+        """As the parent; the completion is committed with the next save."""
+        eng._deferring = True
+        try:
+            DbProcessingFactory.after_object(eng, objects, obj)
+        finally:
+            eng._deferring = False
+
+    @classproperty
+    def action_mapper(cls) -> Any:
+        """:class:`StoredActionMapper`."""
+        return StoredActionMapper
+
+    @classproperty
+    def transition_exception_mapper(cls) -> Any:
+        """:class:`StoredTransitionActions`."""
+        return StoredTransitionActions
+
+
+class StoredWorkflowEngine(DbWorkflowEngine):
+    """A :class:`~workflow.engine_db.DbWorkflowEngine` kept in a :class:`WorkflowStore`.
+
+    Build it with :meth:`with_name` (a new workflow) or :meth:`from_uuid` (a
+    stored one), then call :meth:`process`, :meth:`resume` or
+    :meth:`restart`. Those raise
+    :class:`~workflow.errors.HaltProcessing` and
+    :class:`~workflow.errors.WorkflowError` as any engine does; the
+    functions of :mod:`workflow.storage.api` turn them into results.
+
+    :param db_obj: the :class:`StoredWorkflow`.
+    :param kwargs: passed on to :class:`~workflow.engine_db.DbWorkflowEngine`.
+    """
+
+    def __init__(self, db_obj: StoredWorkflow, **kwargs: Any) -> None:
+        super().__init__(db_obj, **kwargs)
+        db_obj._engine = self
+        self._depth = 0
+        self._connection: Any = None
+        self._saved_state: tuple[int, list[int]] | None = None
+        # Completions are committed with the next save (the next object's
+        # start, or the end of the run): one commit per object boundary.
+        self._deferring = False
+        self._staged: list[dict[str, Any]] = []
+
+    @classproperty
+    def processing_factory(cls) -> Any:
+        """:class:`StoredProcessingFactory`."""
+        return StoredProcessingFactory
+
+    # -- creating and loading ------------------------------------------------
+
+    @classmethod
+    def with_name(
+        cls,
+        name: str,
+        store: WorkflowStore,
+        *,
+        data: list[Any] | None = None,
+        extra_data: dict[str, Any] | None = None,
+        registry: Registry = registry,
+    ) -> StoredWorkflowEngine:
+        """Create and store a new workflow running the definition ``name``.
+
+        Everything is checked before anything is written; the workflow and
+        its objects are then inserted in one transaction, with status NEW.
+
+        :param name: the definition's name in ``registry``.
+        :param store: where to store the workflow.
+        :param data: one JSON value per object to create.
+        :param extra_data: the engine's initial ``extra_data`` (JSON values).
+        :param registry: the registry to look ``name`` up in.
+        :raises UnknownWorkflowError: when ``name`` is not known.
+        :raises UnserializableDataError: when ``data`` or ``extra_data`` holds
+            a non-JSON value.
+        """
+        definition = registry.get(name)
+        items = _checked_data(data)
+        extra = dict(extra_data or {})
+        extra_json = to_json(extra, "extra_data")
+        encoded = [
+            (to_json(item, f"data[{index}]"), item) for index, item in enumerate(items)
+        ]
+        db_obj = StoredWorkflow(
+            store,
+            str(uuid_module.uuid4()),
+            name,
+            WorkflowStatus.NEW,
+            "",
+            0,
+            extra_json,
+        )
+        eng = cls(db_obj)
+        eng.callbacks.replace(definition)
+        db_obj.fingerprint = fingerprint(eng.callbacks.get("*"))
+        eng.extra_data.update(extra)
+        eng._saved_state = (-1, [0])
+        now = utcnow()
+        with store.engine.begin() as conn:
+            conn.execute(
+                insert(_WF),
+                {
+                    "uuid": db_obj.uuid,
+                    "name": name,
+                    "status": WorkflowStatus.NEW.value,
+                    "created": now,
+                    "modified": now,
+                    "extra_data": extra,
+                    "token_pos": -1,
+                    "callback_pos": [0],
+                    "fingerprint": db_obj.fingerprint,
+                    "version": 0,
+                },
+            )
+            eng._insert_objects(conn, encoded, now)
+        return eng
+
+    @classmethod
+    def from_uuid(
+        cls, uuid: str, store: WorkflowStore, *, registry: Registry = registry
+    ) -> StoredWorkflowEngine:
+        """Load the stored workflow ``uuid`` with its objects and position.
+
+        Loading writes nothing.
+
+        :param uuid: the workflow's uuid.
+        :param store: where it is stored.
+        :param registry: the registry to look its definition up in.
+        :raises WorkflowNotFoundError: when no workflow has that uuid.
+        :raises UnknownWorkflowError: when its definition's name is not known
+            to this process.
+        """
+        uuid = str(uuid)
+        with store.engine.connect() as conn:
+            row = conn.execute(select(_WF).where(_WF.c.uuid == uuid)).first()
+            if row is None:
+                raise WorkflowNotFoundError(
+                    f"No workflow with uuid {uuid!r} in {store!r}; list the stored"
+                    " ones with workflow.storage.list_workflows()",
+                    uuid,
+                )
+            object_rows = conn.execute(
+                select(_OBJ)
+                .where(_OBJ.c.workflow_uuid == uuid)
+                .order_by(_OBJ.c.position)
+            ).all()
+            conn.rollback()
+        definition = registry.get(row.name)
+        extra = row.extra_data or {}
+        db_obj = StoredWorkflow(
+            store,
+            row.uuid,
+            row.name,
+            WorkflowStatus(row.status),
+            row.fingerprint,
+            row.version,
+            to_json(extra, "extra_data"),
+        )
+        eng = cls(db_obj)
+        eng.callbacks.replace(definition)
+        eng.extra_data.update(extra)
+        eng.state.token_pos = row.token_pos
+        eng.state.callback_pos = list(row.callback_pos)
+        eng._saved_state = (row.token_pos, list(row.callback_pos))
+        for obj_row in object_rows:
+            db_obj.objects.append(eng._object_from_row(obj_row))
+        eng.objects = db_obj.objects
+        return eng
+
+    def add_objects(self, data: list[Any]) -> list[StoredObject]:
+        """Store one new object per JSON value of ``data``, after the others.
+
+        :returns: the new objects (also appended to ``database_objects``).
+        :raises UnserializableDataError: before anything is written, when an
+            item is not a JSON value.
+        """
+        items = _checked_data(data)
+        start = len(self.db_obj.objects)
+        encoded = [
+            (to_json(item, f"data[{index}]"), item) for index, item in enumerate(items)
+        ]
+        with self.db_obj.store.engine.begin() as conn:
+            return self._insert_objects(conn, encoded, utcnow(), start)
+
+    def _insert_objects(
+        self, conn: Any, encoded: list[tuple[str, Any]], now: Any, start: int = 0
+    ) -> list[StoredObject]:
+        if not encoded:
+            return []
+        uuid = self.db_obj.uuid
+        conn.execute(
+            insert(_OBJ),
+            [
+                {
+                    "workflow_uuid": uuid,
+                    "position": start + index,
+                    "data": item,
+                    "extra_data": {},
+                    "status": ObjectStatus.INITIAL.value,
+                    "callback_pos": [0],
+                    "created": now,
+                    "modified": now,
+                }
+                for index, (_, item) in enumerate(encoded)
+            ],
+        )
+        ids = conn.execute(
+            select(_OBJ.c.id)
+            .where(_OBJ.c.workflow_uuid == uuid, _OBJ.c.position >= start)
+            .order_by(_OBJ.c.position)
+        ).scalars()
+        new = [
+            StoredObject(
+                self,
+                object_id,
+                start + index,
+                json.loads(text),
+                {},
+                ObjectStatus.INITIAL,
+                [0],
+                text,
+                "{}",
+            )
+            for index, (object_id, (text, _)) in enumerate(zip(ids, encoded))
+        ]
+        self.db_obj.objects.extend(new)
+        self.objects = self.db_obj.objects
+        return new
+
+    def _object_from_row(self, row: Any) -> StoredObject:
+        extra = row.extra_data if row.extra_data is not None else {}
+        return StoredObject(
+            self,
+            row.id,
+            row.position,
+            row.data,
+            extra,
+            ObjectStatus(row.status),
+            list(row.callback_pos),
+            to_json(row.data, "data"),
+            to_json(extra, "extra_data"),
+            row.halt_message,
+            row.halt_action,
+            row.halt_payload,
+            row.error_message,
+        )
+
+    # -- running -------------------------------------------------------------
+
+    def process(
+        self,
+        objects: Any = None,
+        stop_on_error: bool = True,
+        stop_on_halt: bool = True,
+        initial_run: bool = True,
+        reset_state: bool = True,
+        *,
+        force: bool = False,
+    ) -> None:
+        """Run the workflow over its stored objects.
+
+        :param objects: ``None`` (or the workflow's own object list) runs the
+            stored objects; a list of JSON values is accepted only while the
+            workflow has no objects yet, and is stored first.
+        :param force: run even if the stored workflow is RUNNING (taking over
+            from a process that died) or its definition changed.
+
+        The other parameters are those of
+        :meth:`~workflow.engine.GenericWorkflowEngine.process`.
+
+        :raises WorkflowBusyError: when another process runs the workflow.
+        :raises DefinitionChangedError: when the definition changed since the
+            workflow was saved, unless ``force``.
+        """
+        own = self.db_obj.objects
+        if objects is None or objects is own or objects is self.objects:
+            objects = own
+        elif self._depth == 0 and not own:
+            objects = self.add_objects(list(objects))
+        elif [getattr(item, "id", None) for item in objects] != [o.id for o in own]:
+            raise WorkflowAPIError(
+                "A stored workflow processes its own objects: call process() with"
+                " no objects (add new ones with add_objects() first)"
+            )
+        with self._claimed(force):
+            super().process(
+                objects,
+                stop_on_error=stop_on_error,
+                stop_on_halt=stop_on_halt,
+                initial_run=initial_run,
+                reset_state=reset_state,
+            )
+
+    def restart(
+        self,
+        obj: str,
+        task: str,
+        objects: Any = None,
+        stop_on_error: bool = True,
+        stop_on_halt: bool = True,
+        *,
+        force: bool = False,
+    ) -> None:
+        """Restart the stored workflow from a position relative to where it stopped.
+
+        The words are those of
+        :meth:`~workflow.engine.GenericWorkflowEngine.restart`; they are
+        checked before the workflow is claimed.
+
+        :param force: as for :meth:`process`.
+        :raises WorkflowError: for an unknown word.
+        """
+        if self._depth:
+            super().restart(obj, task, objects, stop_on_error, stop_on_halt)
+            return
+        check_restart_words(obj, task)
+        with self._claimed(force):
+            super().restart(obj, task, objects, stop_on_error, stop_on_halt)
+
+    def resume(
+        self,
+        force: bool = False,
+        stop_on_error: bool = True,
+        stop_on_halt: bool = True,
+    ) -> None:
+        """Go on from where the stored workflow stopped.
+
+        * HALTED or ERROR: after the task that stopped it
+          (``restart('current', 'next')``).
+        * NEW: from the start.
+        * COMPLETED: nothing to do; returns at once.
+        * RUNNING (its process died; needs ``force=True``): when the object
+          it was at is COMPLETED, with the next object; when that object
+          HALTED or failed, after the task that stopped it; otherwise that
+          object again, from the task position saved when it started.
+
+        :param force: take over a RUNNING workflow, or run a changed
+            definition.
+        :raises WorkflowBusyError: when the workflow is RUNNING and ``force``
+            is false, or another process claims it first.
+        """
+        status = self.db_obj.status
+        if status is WorkflowStatus.COMPLETED:
+            return
+        if status is WorkflowStatus.NEW or self.state.token_pos < 0:
+            self.process(
+                stop_on_error=stop_on_error, stop_on_halt=stop_on_halt, force=force
+            )
+            return
+        words = ("current", "next")
+        if status is WorkflowStatus.RUNNING:
+            objects = self.db_obj.objects
+            position = self.state.token_pos
+            current = objects[position].status if position < len(objects) else None
+            if current in (None, ObjectStatus.COMPLETED):
+                words = ("next", "first")
+            elif current not in (ObjectStatus.HALTED, ObjectStatus.ERROR):
+                words = ("current", "current")
+        self.restart(*words, None, stop_on_error, stop_on_halt, force=force)
+
+    @contextmanager
+    def _claimed(self, force: bool) -> Iterator[None]:
+        """Hold the workflow for the outermost run, and release it at the end."""
+        if self._depth:
+            self._depth += 1
+            try:
+                yield
+            finally:
+                self._depth -= 1
+            return
+        self._extra_json()
+        try:
+            self._claim(force)
+            self._depth = 1
+            yield
+            if self._staged:
+                self._commit(None)
+        finally:
+            # After a failure, completions not yet committed are dropped: the
+            # database then shows those objects as started, not done, and a
+            # resume runs them again, as after a crash.
+            self._depth = 0
+            self._staged = []
+            connection, self._connection = self._connection, None
+            if connection is not None:
+                connection.close()
+
+    def _claim(self, force: bool) -> None:
+        db_obj = self.db_obj
+        current = fingerprint(self.callbacks.get("*"))
+        if current != db_obj.fingerprint and not force:
+            raise DefinitionChangedError(
+                f"The definition {db_obj.name!r} changed since workflow"
+                f" {db_obj.uuid} was saved; its saved position may no longer fit."
+                " Pass force=True to run it with the new definition anyway",
+                db_obj.uuid,
+                db_obj.name,
+            )
+        if db_obj.status is WorkflowStatus.RUNNING and not force:
+            raise WorkflowBusyError(
+                f"Workflow {db_obj.uuid} is RUNNING in another process. If that"
+                " process died, take the workflow over with force=True",
+                db_obj.uuid,
+            )
+        self._connection = connection = db_obj.store.engine.connect()
+        try:
+            result = connection.execute(
+                _CLAIM_WORKFLOW,
+                {
+                    "w_uuid": db_obj.uuid,
+                    "w_version": db_obj.version,
+                    "w_status": db_obj.status.value,
+                    "status": WorkflowStatus.RUNNING.value,
+                    "version": db_obj.version + 1,
+                    "fingerprint": current,
+                    "modified": utcnow(),
+                },
+            )
+            if result.rowcount != 1:
+                raise WorkflowBusyError(
+                    f"Workflow {db_obj.uuid} was claimed by another process since"
+                    " it was loaded; load it again to see its new status",
+                    db_obj.uuid,
+                )
+            connection.commit()
+        except BaseException:
+            _roll_back(connection)
+            raise
+        db_obj.version += 1
+        db_obj.status = WorkflowStatus.RUNNING
+        db_obj.fingerprint = current
+
+    def _extra_json(self) -> str:
+        return to_json(self.extra_data, "engine extra_data")
+
+    def _commit(self, object_values: dict[str, Any] | None, status: Any = None) -> None:
+        """Commit the workflow's state (and an object's values) at once.
+
+        :raises WorkflowBusyError: when the workflow's version moved on (it
+            was taken over by another process); nothing is written then.
+        """
+        connection = self._connection
+        if self._deferring and connection is not None and object_values is not None:
+            self._staged.append(object_values)
+            return
+        db_obj = self.db_obj
+        state = self.state
+        values: dict[str, Any] = {
+            "w_uuid": db_obj.uuid,
+            "w_version": db_obj.version,
+            "modified": utcnow(),
+        }
+        saved_state = (state.token_pos, state.callback_pos)
+        # The stored position always names the object being (or last)
+        # processed, as of an object's save. At the start of a run the
+        # engine's position is the one a restart computed, before any object
+        # was taken: storing it would make a crash right there look like a
+        # different position, so the RUNNING save at the start leaves it out.
+        keeps_position = object_values is None and status is WorkflowStatus.RUNNING
+        if saved_state != self._saved_state and not keeps_position:
+            values["token_pos"] = state.token_pos
+            values["callback_pos"] = list(state.callback_pos)
+        if status is not None:
+            values["status"] = status.value
+        extra_json = self._extra_json()
+        if extra_json != db_obj._saved_extra_json:
+            values["extra_data"] = dict(self.extra_data)
+        if connection is None:
+            with db_obj.store.engine.connect() as own_connection:
+                self._execute(own_connection, values, object_values)
+        else:
+            self._execute(connection, values, object_values)
+        self._saved_state = (state.token_pos, list(state.callback_pos))
+        db_obj._saved_extra_json = extra_json
+        if status is not None:
+            db_obj.status = status
+
+    def _execute(
+        self,
+        connection: Any,
+        workflow_values: dict[str, Any],
+        object_values: dict[str, Any] | None,
+    ) -> None:
+        try:
+            if connection.execute(_UPDATE_WORKFLOW, workflow_values).rowcount != 1:
+                raise WorkflowBusyError(
+                    f"Workflow {self.db_obj.uuid} was taken over by another"
+                    " process; this process stops running it",
+                    self.db_obj.uuid,
+                )
+            for staged in self._staged:
+                connection.execute(_UPDATE_OBJECT, staged)
+            if object_values is not None:
+                connection.execute(_UPDATE_OBJECT, object_values)
+            self._staged = []
+            connection.commit()
+        except BaseException:
+            self._staged = []
+            _roll_back(connection)
+            raise
+
+
+def _roll_back(connection: Any) -> None:
+    """Roll back after a failure, keeping the failure as the error to report."""
+    try:
+        connection.rollback()
+    except Exception:
+        # The connection is unusable (the database went away, say): make
+        # sure the pool never hands it out again. The caller still gets the
+        # original failure.
+        connection.invalidate()
+
+
+def check_restart_words(obj: str, task: str) -> None:
+    """Check the words of a restart before anything is claimed or run.
+
+    :raises WorkflowError: naming the word that is not ``'prev'``,
+        ``'current'``, ``'next'`` or ``'first'``.
+    """
+    for kind, word in (("object", obj), ("task", task)):
+        if word not in _RESTART_WORDS:
+            raise WorkflowError(
+                f"Unknown {kind} position for restart(): {word!r};"
+                " use 'prev', 'current', 'next' or 'first'"
+            )
+
+
+def _checked_data(data: Any) -> list[Any]:
+    if data is None:
+        return []
+    if isinstance(data, (str, bytes, dict)) or not isinstance(data, (list, tuple)):
+        raise UnserializableDataError(
+            f"data must be a list with one JSON value per object, not"
+            f" {type(data).__name__} {data!r:.60}",
+            "data",
+        )
+    return list(data)

@@ -1,0 +1,91 @@
+"""Errors raised by :mod:`workflow.storage`.
+
+All derive from :class:`workflow.errors.WorkflowAPIError`, keep their
+arguments as attributes and survive pickling (they cross process boundaries
+in task queues).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..errors import WorkflowAPIError
+
+__all__ = (
+    "DefinitionChangedError",
+    "UnknownWorkflowError",
+    "UnserializableDataError",
+    "WorkflowBusyError",
+    "WorkflowNotFoundError",
+)
+
+
+class _StorageError(WorkflowAPIError):
+    """Base of the storage errors: a message plus named attributes."""
+
+    _fields: tuple[str, ...] = ()
+
+    def __init__(self, message: str, *values: Any) -> None:
+        super().__init__(message)
+        for field, value in zip(self._fields, values):
+            setattr(self, field, value)
+        for field in self._fields[len(values) :]:
+            setattr(self, field, None)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        values = tuple(getattr(self, field) for field in self._fields)
+        return (type(self), (self.message, *values), self.__dict__)
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class UnknownWorkflowError(_StorageError):
+    """No workflow definition is registered (or importable) under a name.
+
+    :param message: what was looked up and what to do about it.
+    :param name: the unknown name.
+    """
+
+    _fields = ("name",)
+
+
+class WorkflowNotFoundError(_StorageError):
+    """No stored workflow has the given uuid.
+
+    :param message: what was looked up.
+    :param uuid: the unknown uuid.
+    """
+
+    _fields = ("uuid",)
+
+
+class WorkflowBusyError(_StorageError):
+    """Another process is running the workflow, or took it over.
+
+    :param message: what was refused and why.
+    :param uuid: the workflow's uuid.
+    """
+
+    _fields = ("uuid",)
+
+
+class DefinitionChangedError(_StorageError):
+    """The workflow's definition changed since the workflow was saved.
+
+    :param message: which workflow, and how to go on anyway.
+    :param uuid: the workflow's uuid.
+    :param name: the workflow's definition name.
+    """
+
+    _fields = ("uuid", "name")
+
+
+class UnserializableDataError(_StorageError):
+    """Data handed to the storage cannot be saved as JSON.
+
+    :param message: where the bad value is and what type it has.
+    :param path: where the bad value sits, e.g. ``data[2]['when']``.
+    """
+
+    _fields = ("path",)

@@ -1,0 +1,222 @@
+"""The database schema of :mod:`workflow.storage`, and the store that owns it.
+
+Two tables:
+
+``workflow_workflow`` (:class:`WorkflowRecord`)
+    one row per workflow: its uuid, definition name, status, the engine's
+    ``extra_data``, the machine state (``token_pos``, ``callback_pos``), the
+    fingerprint of the definition it runs, and a ``version`` counter that a
+    process increments when it takes the workflow over (optimistic locking).
+
+``workflow_object`` (:class:`ObjectRecord`)
+    one row per object: its position in the workflow, its ``data`` and
+    ``extra_data`` (JSON), status, the task position it stopped at, and the
+    halt or error details.
+
+Statuses are stored as the integer values of
+:class:`~workflow.engine_db.WorkflowStatus` and
+:class:`~workflow.engine_db.ObjectStatus`.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, Optional
+
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    Engine,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+    create_engine,
+    event,
+)
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import (
+    DeclarativeBase,
+    Mapped,
+    Session,
+    mapped_column,
+    relationship,
+    sessionmaker,
+)
+
+__all__ = ("Base", "ObjectRecord", "WorkflowRecord", "WorkflowStore", "utcnow")
+
+
+def utcnow() -> datetime.datetime:
+    """Return the current time as an aware UTC datetime."""
+    return datetime.datetime.now(datetime.timezone.utc)
+
+
+class UTCDateTime(TypeDecorator):  # type: ignore[type-arg]
+    """A timestamp stored in UTC and always read back as an aware datetime.
+
+    SQLite keeps no time zone, PostgreSQL does; this type makes both return
+    the same values.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Any) -> Any:
+        if value is not None and value.tzinfo is not None:
+            value = value.astimezone(datetime.timezone.utc)
+            if dialect.name == "sqlite":
+                value = value.replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value: Any, dialect: Any) -> Any:
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=datetime.timezone.utc)
+        return value
+
+
+class Base(DeclarativeBase):
+    """Declarative base of the storage models."""
+
+
+class WorkflowRecord(Base):
+    """A stored workflow: one run of a named definition over its objects."""
+
+    __tablename__ = "workflow_workflow"
+
+    uuid: Mapped[str] = mapped_column(String(36), primary_key=True)
+    name: Mapped[str] = mapped_column(String(255))
+    status: Mapped[int] = mapped_column(Integer, default=0)
+    created: Mapped[datetime.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    modified: Mapped[datetime.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    extra_data: Mapped[Any] = mapped_column(JSON, default=dict)
+    token_pos: Mapped[int] = mapped_column(Integer, default=-1)
+    callback_pos: Mapped[Any] = mapped_column(JSON, default=lambda: [0])
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    version: Mapped[int] = mapped_column(Integer, default=0)
+
+    objects: Mapped[list[ObjectRecord]] = relationship(
+        back_populates="workflow",
+        order_by="ObjectRecord.position",
+        cascade="all, delete-orphan",
+    )
+
+    __table_args__ = (Index("ix_workflow_workflow_status", "status"),)
+
+    def __repr__(self) -> str:
+        return f"<WorkflowRecord {self.uuid} {self.name!r} status={self.status}>"
+
+
+class ObjectRecord(Base):
+    """A stored object: one token of a workflow, with its data and status."""
+
+    __tablename__ = "workflow_object"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    workflow_uuid: Mapped[str] = mapped_column(
+        String(36), ForeignKey("workflow_workflow.uuid", ondelete="CASCADE")
+    )
+    position: Mapped[int] = mapped_column(Integer)
+    data: Mapped[Any] = mapped_column(JSON(none_as_null=False))
+    extra_data: Mapped[Any] = mapped_column(JSON, default=dict)
+    status: Mapped[int] = mapped_column(Integer, default=0)
+    callback_pos: Mapped[Any] = mapped_column(JSON, default=lambda: [0])
+    # Optional[], not "X | None": SQLAlchemy evaluates these annotations at
+    # runtime, and Python 3.9 cannot evaluate the | form.
+    halt_message: Mapped[Optional[str]] = mapped_column(Text, default=None)  # noqa: UP045
+    halt_action: Mapped[Optional[str]] = mapped_column(String(255), default=None)  # noqa: UP045
+    halt_payload: Mapped[Any] = mapped_column(
+        JSON(none_as_null=True), nullable=True, default=None
+    )
+    error_message: Mapped[Optional[str]] = mapped_column(Text, default=None)  # noqa: UP045
+    created: Mapped[datetime.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    modified: Mapped[datetime.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    workflow: Mapped[WorkflowRecord] = relationship(back_populates="objects")
+
+    __table_args__ = (
+        UniqueConstraint("workflow_uuid", "position"),
+        Index("ix_workflow_object_status", "status"),
+    )
+
+    def __repr__(self) -> str:
+        return (
+            f"<ObjectRecord {self.id} of {self.workflow_uuid}"
+            f" position={self.position} status={self.status}>"
+        )
+
+
+def _set_sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
+    # WAL lets readers work while a workflow writes; NORMAL synchronous is
+    # durable across process crashes (only an OS crash may lose the last
+    # commits); the busy timeout makes concurrent writers wait, not fail.
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+    finally:
+        cursor.close()
+
+
+class WorkflowStore:
+    """Where workflows are stored: a database URL and its SQLAlchemy engine.
+
+    :param url: a SQLAlchemy URL, e.g. ``sqlite:///workflow.db`` (a file in
+        the working directory) or ``postgresql+psycopg://user@host/dbname``.
+    :param engine_kwargs: passed on to :func:`sqlalchemy.create_engine`.
+
+    :ivar engine: the :class:`sqlalchemy.engine.Engine`.
+
+    SQLite connections use the write-ahead log, ``synchronous=NORMAL``,
+    foreign keys and a 30 s busy timeout. Call :meth:`create_all` once to
+    create the tables, and :meth:`dispose` (or use the store as a context
+    manager) to close the connections.
+    """
+
+    def __init__(self, url: str = "sqlite:///workflow.db", **engine_kwargs: Any):
+        try:
+            parsed = make_url(url)
+        except Exception as exc:
+            raise ValueError(
+                f"WorkflowStore url {url!r} is not a database URL; use e.g."
+                " 'sqlite:///workflow.db' or 'postgresql+psycopg://user@host/db'"
+            ) from exc
+        self.url = parsed
+        self.engine: Engine = create_engine(parsed, **engine_kwargs)
+        if parsed.get_backend_name() == "sqlite":
+            event.listen(self.engine, "connect", _set_sqlite_pragmas)
+        self._sessionmaker = sessionmaker(self.engine, expire_on_commit=False)
+
+    def create_all(self) -> None:
+        """Create the tables and indexes that do not exist yet."""
+        Base.metadata.create_all(self.engine)
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """Yield a :class:`~sqlalchemy.orm.Session` in a transaction.
+
+        The transaction commits when the block ends normally and rolls back
+        when it raises.
+        """
+        with self._sessionmaker.begin() as session:
+            yield session
+
+    def dispose(self) -> None:
+        """Close every pooled connection."""
+        self.engine.dispose()
+
+    def __enter__(self) -> WorkflowStore:
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.dispose()
+
+    def __repr__(self) -> str:
+        return f"<WorkflowStore {self.url.render_as_string(hide_password=True)}>"
