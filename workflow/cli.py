@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import hashlib
 import importlib
 import importlib.util
 import json
@@ -31,6 +30,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from . import graph
+from ._loading import NotAPythonFileError, import_file, is_file_path
 from .engine import Callbacks
 from .engine_db import WorkflowStatus
 from .errors import WorkflowAPIError
@@ -83,42 +83,17 @@ class CommandError(Exception):
 # Definitions
 
 
-def _is_file_path(module_part: str) -> bool:
-    return (
-        module_part.endswith(".py")
-        or os.sep in module_part
-        or (os.altsep is not None and os.altsep in module_part)
-    )
-
-
-def _file_module_name(absolute: str) -> str:
-    # The same module name as workflow.storage.registry gives the file, so
-    # that the tasks' qualified names (and the definition's fingerprint)
-    # are the same in this process and in any process resuming the workflow.
-    digest = hashlib.sha1(absolute.encode("utf-8")).hexdigest()[:16]
-    return "_workflow_definitions_" + digest
-
-
 def _import_file(absolute: str, shown: str) -> Any:
     if not os.path.isfile(absolute):
         raise CommandError(f"definition file {shown!r} does not exist")
-    name = _file_module_name(absolute)
-    module = sys.modules.get(name)
-    if module is not None:
-        return module
-    spec = importlib.util.spec_from_file_location(name, absolute)
-    if spec is None or spec.loader is None:
-        raise CommandError(f"definition file {shown!r} is not a Python file")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
     try:
-        spec.loader.exec_module(module)
+        return import_file(absolute)
+    except NotAPythonFileError as exc:
+        raise CommandError(f"definition file {shown!r} is not a Python file") from exc
     except Exception as exc:
-        del sys.modules[name]
         raise CommandError(
             f"error while loading {shown!r}: {_exception_line(exc)}"
         ) from exc
-    return module
 
 
 def _import_module(module_part: str) -> Any:
@@ -182,7 +157,7 @@ def load_definition(spec: str) -> tuple[str, list[Any]]:
             f"definition {spec!r} must be 'package.module:attribute' or"
             " 'path/to/file.py:attribute'"
         )
-    if _is_file_path(module_part):
+    if is_file_path(module_part):
         absolute = os.path.abspath(module_part)
         module = _import_file(absolute, module_part)
         name = f"{absolute}:{attribute}"

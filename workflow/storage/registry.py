@@ -12,11 +12,10 @@ from __future__ import annotations
 import hashlib
 import importlib
 import importlib.util
-import os
-import sys
 import threading
 from typing import Any, Callable
 
+from .._loading import import_file, is_file_path
 from ..engine import Callbacks
 from ..errors import WorkflowDefinitionError
 from .errors import UnknownWorkflowError
@@ -125,8 +124,8 @@ class Registry:
             )
         module_part, _, attribute = name.rpartition(":")
         try:
-            if module_part.endswith(".py") or os.sep in module_part:
-                module = _import_file(module_part)
+            if is_file_path(module_part):
+                module = import_file(module_part)
             else:
                 module = importlib.import_module(module_part)
             definition = getattr(module, attribute)
@@ -141,28 +140,6 @@ class Registry:
         with self._lock:
             self._definitions.setdefault(name, definition)
         return self._definitions[name]
-
-
-def _import_file(path: str) -> Any:
-    absolute = os.path.abspath(path)
-    module_name = (
-        "_workflow_definitions_"
-        + hashlib.sha1(absolute.encode("utf-8")).hexdigest()[:16]
-    )
-    module = sys.modules.get(module_name)
-    if module is not None:
-        return module
-    spec = importlib.util.spec_from_file_location(module_name, absolute)
-    if spec is None or spec.loader is None:
-        raise ImportError(f"{path!r} is not a Python file")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[module_name] = module
-    try:
-        spec.loader.exec_module(module)
-    except BaseException:
-        del sys.modules[module_name]
-        raise
-    return module
 
 
 registry = Registry()
