@@ -414,7 +414,12 @@ class Callbacks:
             [f, (g, (h, None)), [i, (j,)], None]  ->  [f, g, h, [i, j]]
         """
         cleaned: list[Any] = []
+        function_type = FunctionType
         for item in callbacks:
+            # Most items are plain functions: settle them with one check.
+            if type(item) is function_type:
+                cleaned.append(item)
+                continue
             if item is None:
                 continue
             if isinstance(item, list):
@@ -940,7 +945,6 @@ class GenericWorkflowEngine:
         """The object loop: each object through its definition, in turn."""
         factory = self.processing_factory
         mapper = factory.action_mapper
-        actions = factory.transition_exception_mapper
         noop_hooks = _NOOP_HOOKS
         before_object = factory.before_object
         if before_object in noop_hooks:
@@ -1003,6 +1007,9 @@ class GenericWorkflowEngine:
                 except Exception as exc:
                     if self._run_token is not run_token:
                         raise
+                    # Read here rather than before the loop: most runs raise
+                    # nothing, and a class property costs two calls.
+                    actions = factory.transition_exception_mapper
                     handler = getattr(actions, type(exc).__name__, None)
                     if handler is None:
                         handler = actions.Exception
@@ -1137,9 +1144,12 @@ class GenericWorkflowEngine:
                 index += 1
             else:
                 break
-            index = _clamp_jump(index, len(level))
-            if index >= len(level):
-                break
+            # Most jumps land inside the block (every WHILE round does): only
+            # one leaving it needs the clamping rule.
+            if not 0 <= index < len(level):
+                index = _clamp_jump(index, len(level))
+                if index >= len(level):
+                    break
             tasks = level if index == 0 else islice(level, index, None)
         pos[depth] = index - 1
 
