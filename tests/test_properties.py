@@ -243,8 +243,9 @@ HALT_THEN_JUMP_BACK = [("halt", 1), ("jump_token", -1, 1), ("task",)]
 """A halted object later re-run by a backward token jump."""
 
 STOP_AT_LAST_OBJECT = [("stop", 1)]
-"""Found by the storage property: a stop at the last object leaves the stored
-workflow COMPLETED (``has_completed``) with the object HALTED "stopped"."""
+"""Found by the storage property: a stop at the last object left the stored
+workflow COMPLETED (``has_completed``) with the object HALTED "stopped"; the
+workflow is now HALTED like its object."""
 
 THREE = [{"id": 0}, {"id": 1}, {"id": 2}]
 

@@ -234,6 +234,8 @@ C, H, N = ObjectStatus.COMPLETED, ObjectStatus.HALTED, ObjectStatus.INITIAL
         ("jump_two", [C, C, N, C], WorkflowStatus.COMPLETED, None),
         ("stop", [C, H, N, N], WorkflowStatus.HALTED, "Processing was stopped"),
         ("abort", [C, H, N, N], WorkflowStatus.HALTED, "Processing was aborted"),
+        ("stop_last", [C, C, C, H], WorkflowStatus.HALTED, "Processing was stopped"),
+        ("abort_last", [C, C, C, H], WorkflowStatus.HALTED, "Processing was aborted"),
     ],
 )
 def test_objects_left_early_get_a_final_status(
@@ -242,7 +244,10 @@ def test_objects_left_early_get_a_final_status(
     name = f"control-{uuid_module.uuid4()}"
 
     def act(obj, eng):
-        if obj.data == 1:
+        if control.endswith("_last"):
+            if obj.data == 3:
+                getattr(eng, control[: -len("_last")])()
+        elif obj.data == 1:
             if control == "jump_two":
                 eng.jump_token(2)
             getattr(eng, control)()

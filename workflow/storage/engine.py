@@ -376,6 +376,7 @@ class StoredTransitionActions(DbTransitionAction):
 
     @staticmethod
     def _leave_halted(obj: Any, eng: Any, message: str) -> None:
+        eng._left_halted = True
         obj.set_halt(message, None, None)
         StoredTransitionActions._save_with_next(
             eng, obj, obj.known_statuses.HALTED, eng.state.callback_pos
@@ -430,17 +431,29 @@ class StoredProcessingFactory(DbProcessingFactory):
     """:class:`~workflow.engine_db.DbProcessingFactory` with the stored hooks.
 
     A workflow without objects ends COMPLETED (the generic rule would call it
-    HALTED, since no object was ever processed).
+    HALTED, since no object was ever processed). A run that ``stop`` or
+    ``abort`` ended is HALTED, like the object it left, even on the last
+    object (where the generic rule, through ``has_completed``, would call it
+    COMPLETED and hide the object that needs action).
     """
 
     @staticmethod
+    def before_processing(eng: Any, objects: Any) -> None:
+        """As the parent; the run has left no object halted yet."""
+        eng._left_halted = False
+        DbProcessingFactory.before_processing(eng, objects)
+
+    @staticmethod
     def after_processing(eng: Any, objects: Any) -> None:
-        """As the parent, but a run over no object at all is COMPLETED."""
-        if len(objects):
+        """As the parent, with the two exceptions above."""
+        if len(objects) and not eng._left_halted:
             DbProcessingFactory.after_processing(eng, objects)
             return
         ProcessingFactory.after_processing(eng, objects)
-        eng.save(WorkflowStatus.COMPLETED)
+        if eng._left_halted:
+            eng.save(WorkflowStatus.HALTED)
+        else:
+            eng.save(WorkflowStatus.COMPLETED)
 
     @staticmethod
     def after_object(eng: Any, objects: Any, obj: Any) -> None:
@@ -486,6 +499,7 @@ class StoredWorkflowEngine(DbWorkflowEngine):
         # start, or the end of the run): one commit per object boundary.
         self._deferring = False
         self._staged: list[dict[str, Any]] = []
+        self._left_halted = False
 
     @classproperty
     def processing_factory(cls) -> Any:
