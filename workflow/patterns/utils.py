@@ -629,7 +629,7 @@ def PROFILE(
     The reports are written even when ``call`` fails; the failure is then
     raised. Example::
 
-        PROFILE([parse, enrich], output="/tmp/enrich.prof")
+        PROFILE([parse, enrich], output="enrich.prof")
     """
     _check_task_or_block("PROFILE", "call", call)
     sort_keys = (stats,) if isinstance(stats, str) else tuple(stats)
