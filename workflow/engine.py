@@ -389,19 +389,21 @@ class Callbacks:
 
     def add_many(self, list_or_tuple: Iterable[Any], key: Any = "*") -> None:
         """Clean ``list_or_tuple`` (:meth:`cleanup_callables`) and add each item."""
-        items = self._cleaned(list_or_tuple)
-        if type(self).add is Callbacks.add:
-            if items:
-                self._definitions.setdefault(key, []).extend(items)
-        else:
-            for item in items:
-                self.add(item, key)
+        self._add_cleaned(self._cleaned(list_or_tuple), key)
 
     def _cleaned(self, funcs: Iterable[Any]) -> list[Any]:
         """Clean and check ``funcs``; drop the falsy items ``add`` ignores."""
         items = [item for item in self.cleanup_callables(funcs) if item]
         _check_definition(items)
         return items
+
+    def _add_cleaned(self, items: list[Any], key: Any) -> None:
+        """Append already cleaned and checked items, through an overridden ``add``."""
+        if type(self).add is not Callbacks.add:
+            for item in items:
+                self.add(item, key)
+        elif items:
+            self._definitions.setdefault(key, []).extend(items)
 
     @classmethod
     def cleanup_callables(cls, callbacks: Iterable[Any]) -> list[Any]:
@@ -438,12 +440,7 @@ class Callbacks:
         """
         items = self._cleaned(funcs)
         self.clear(key)
-        if type(self).add is Callbacks.add:
-            if items:
-                self._definitions[key] = items
-        else:
-            for item in items:
-                self.add(item, key)
+        self._add_cleaned(items, key)
 
     def clear(self, key: Any = "*") -> None:
         """Remove the definition under ``key``, if there is one."""
