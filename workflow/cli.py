@@ -516,33 +516,38 @@ def _cmd_run(args: argparse.Namespace, out: TextIO) -> int:
         store.dispose()
 
 
-def _cmd_resume(args: argparse.Namespace, out: TextIO) -> int:
+def _run_stored(args: argparse.Namespace, out: TextIO, run: Any) -> int:
+    """Run ``run(storage, store)`` on the stored workflow ``args.uuid``.
+
+    Its definition is loaded first, so that a file-path name resolves in
+    this process; the result is printed and turned into the exit status.
+    """
     store = _open_store(args.db, create=False)
     try:
         storage = _storage()
         _preload(storage.get_workflow(args.uuid, store).name)
-        result = _run_with_progress(
-            lambda: storage.resume(args.uuid, store, force=args.force), out
-        )
+        result = _run_with_progress(lambda: run(storage, store), out)
         return _print_result(result, out)
     finally:
         store.dispose()
+
+
+def _cmd_resume(args: argparse.Namespace, out: TextIO) -> int:
+    return _run_stored(
+        args,
+        out,
+        lambda storage, store: storage.resume(args.uuid, store, force=args.force),
+    )
 
 
 def _cmd_restart(args: argparse.Namespace, out: TextIO) -> int:
-    store = _open_store(args.db, create=False)
-    try:
-        storage = _storage()
-        _preload(storage.get_workflow(args.uuid, store).name)
-        result = _run_with_progress(
-            lambda: storage.restart(
-                args.uuid, store, obj=args.object, task=args.task, force=args.force
-            ),
-            out,
-        )
-        return _print_result(result, out)
-    finally:
-        store.dispose()
+    return _run_stored(
+        args,
+        out,
+        lambda storage, store: storage.restart(
+            args.uuid, store, obj=args.object, task=args.task, force=args.force
+        ),
+    )
 
 
 def _cmd_list(args: argparse.Namespace, out: TextIO) -> int:
