@@ -17,11 +17,19 @@ from __future__ import annotations
 import collections.abc
 import logging
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from itertools import islice
 from types import FunctionType
 from typing import Any, NoReturn
 
+# _ControlTask and BREAK_LEVEL are part of the engine's contract with the
+# patterns, which import them from here.
+from ._program import BREAK_LEVEL, Program
+from ._program import CONSTANT as _CONSTANT
+from ._program import SEGMENT as _SEGMENT
+from ._program import TASK as _TASK
+from ._program import TEST as _TEST
+from ._program import _ControlTask as _ControlTask
 from .deprecation import deprecated
 from .errors import (
     AbortProcessing,
@@ -195,53 +203,6 @@ class _RunSuperseded(BaseException):
     Raised in the outer run right after that task returns; ``process`` then
     returns without running anything more.
     """
-
-
-class _BreakLevel:
-    """Marker a control task returns to leave the block it runs in."""
-
-    __slots__ = ()
-
-    def __repr__(self) -> str:
-        return "BREAK_LEVEL"
-
-
-BREAK_LEVEL = _BreakLevel()
-
-
-class _ControlTask:
-    """A task that computes where the engine goes next instead of raising.
-
-    ``decide(obj, eng)`` returns ``None`` (go on), an ``int`` (jump that many
-    tasks, as :meth:`GenericWorkflowEngine.jump_call`) or :data:`BREAK_LEVEL`
-    (leave the block, as :meth:`GenericWorkflowEngine.break_current_loop`).
-
-    The engine's fast path calls ``decide`` and moves itself, which saves an
-    exception per step of the control-flow patterns. Called as an ordinary
-    task (by a subclass's ``execute_callback``, or by user code), it raises
-    the usual exceptions through the engine's methods. It carries the name,
-    qualified name, module and docstring of its ``decide`` function, so it
-    reads like the closure it wraps.
-    """
-
-    def __init__(self, decide: Callable[[Any, Any], Any]) -> None:
-        self.decide = decide
-        self.__name__ = decide.__name__
-        self.__qualname__ = decide.__qualname__
-        self.__module__ = decide.__module__
-        self.__doc__ = decide.__doc__
-        self.__wrapped__ = decide
-
-    def __call__(self, obj: Any, eng: Any) -> None:
-        step = self.decide(obj, eng)
-        if step is None:
-            return
-        if step is BREAK_LEVEL:
-            eng.break_current_loop()
-        eng.jump_call(step)
-
-    def __repr__(self) -> str:
-        return f"<function {self.__qualname__} at {id(self):#x}>"
 
 
 # --------------------------------------------------------------------------
@@ -683,6 +644,22 @@ class GenericWorkflowEngine:
         self.state = MachineState()
         self.extra_data: dict[Any, Any] = _ExtraData()
         self._run_token: object | None = None
+        # The lean loop's compiled definitions and the tasks it is iterating.
+        self._program: Program | None = None
+        self._programs: dict[int, Program] | None = None
+        self._segment: Iterator[Any] | None = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        """The engine's attributes, less what its lean loop rebuilds on its own."""
+        state = self.__dict__.copy()
+        for name in _RUN_CACHES:
+            state.pop(name, None)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        for name in _RUN_CACHES:
+            setattr(self, name, None)
 
     # -- overridable parts ---------------------------------------------------
 
@@ -849,6 +826,13 @@ class GenericWorkflowEngine:
             raise WorkflowError("The callbacks are empty, did you set them?")
         if reset_state:
             self.state.reset()
+        segment = self._segment
+        if segment is not None:
+            # Called from a task of a run in the lean loop: empty the tasks
+            # that run is iterating, so that it ends when the task returns.
+            self._segment = None
+            for _ in segment:
+                pass
         run_token = self._run_token = object()
         while True:
             try:
@@ -966,10 +950,20 @@ class GenericWorkflowEngine:
         ):
             definitions = self.callbacks._definitions
         state = self.state
-
         # A plain MachineState is moved through its slot: the values written
         # here are always valid, and the property costs a call per object.
         plain_state = type(state) is MachineState
+        if (
+            plain_state
+            and definitions is not None
+            and run_level == self._run_compiled
+            and before_object is None
+            and after_object is None
+            and before_callbacks is None
+            and after_callbacks is None
+        ):
+            self._run_objects_lean(objects, run_token, factory, definitions)
+            return
 
         factory.before_processing(self, objects)
         while True:
@@ -1001,27 +995,122 @@ class GenericWorkflowEngine:
                             after_callbacks(obj, self)
                 except _RunSuperseded:
                     raise
-                except Exception as exc:
+                except Exception:
                     if self._run_token is not run_token:
                         raise
-                    # Read here rather than before the loop: most runs raise
-                    # nothing, and a class property costs two calls.
-                    actions = factory.transition_exception_mapper
-                    handler = getattr(actions, type(exc).__name__, None)
-                    if handler is None:
-                        handler = actions.Exception
-                    try:
-                        handler(obj, self, callbacks, sys.exc_info())
-                    except Break:
+                    if self._handle_transition(obj, callbacks, factory):
                         break
-                    except Continue:
-                        continue
-                    state.callback_pos = [0]
                     continue
                 if after_object is not None:
                     after_object(self, objects, obj)
             state.callback_pos = [0]
         factory.after_processing(self, objects)
+
+    def _run_objects_lean(
+        self, objects: Any, run_token: object, factory: Any, definitions: Any
+    ) -> None:
+        """The object loop when no per-object or per-task hook is needed.
+
+        A definition that is a plain list of ordinary tasks runs right here;
+        any other runs through :meth:`_run_program`.
+        """
+        state = self.state
+        program = None
+        factory.before_processing(self, objects)
+        while True:
+            token_pos = state._token_pos + 1
+            if token_pos >= len(objects):
+                break
+            state._token_pos = token_pos
+            obj = objects[token_pos]
+            if hasattr(obj, "getFeature"):
+                callbacks = self.callback_chooser(obj)
+            else:
+                callbacks = definitions.get("*") or self.callbacks.get("*")
+            if not callbacks:
+                state.callback_pos = [0]
+                continue
+            try:
+                if (
+                    program is None
+                    or callbacks is not program.definition
+                    or callbacks != program.top_copy
+                ):
+                    program = self._checked_program(callbacks, run_token)
+                pos = state.callback_pos
+                head = program.head
+                if head is not None and len(pos) == 1 and pos[0] == 0:
+                    # The first tasks run right here: a plain list of tasks
+                    # needs nothing more.
+                    _, level, path, first, _, _, _ = program.ops[0]
+                    if level.depth:
+                        pos[:] = path
+                    # A new iterator per object: a task starting a new run
+                    # empties it (see process()).
+                    self._segment = remaining = iter(head)
+                    step = None
+                    try:
+                        for pos[-1], task in enumerate(remaining, first):
+                            task(obj, self)
+                    except BreakFromThisLoop:
+                        step = BREAK_LEVEL
+                    except JumpCall as jump:
+                        step = jump.args[0]
+                    if self._run_token is not run_token:
+                        raise _RunSuperseded
+                    if step is not None:
+                        pc, index = program.target(level, pos[-1], step)
+                        self._run_program(program, obj, run_token, pc, index, level)
+                    elif len(program.ops) > 1:
+                        self._run_program(program, obj, run_token, 1, -1, level)
+                else:
+                    self._run_program(program, obj, run_token, -1, 0)
+            except _RunSuperseded:
+                raise
+            except Exception:
+                if self._run_token is not run_token:
+                    raise
+                if self._handle_transition(obj, callbacks, factory):
+                    break
+                continue
+            state.callback_pos = [0]
+        factory.after_processing(self, objects)
+
+    def _checked_program(self, definition: Any, run_token: object) -> Program:
+        """The program of ``definition``, checked against it for this run."""
+        program = self._program_for(definition)
+        program.definition = definition
+        program.top_copy = list(definition)
+        program.run_token = run_token
+        self._program = program
+        return program
+
+    def _handle_transition(self, obj: Any, callbacks: Any, factory: Any) -> bool:
+        """Run the transition action for the exception being handled.
+
+        Returns whether to leave the object loop. The action may also
+        re-raise, which leaves :meth:`process`.
+        """
+        exc_info = sys.exc_info()
+        try:
+            # Read here rather than before the loop: most runs raise nothing,
+            # and a class property costs two calls.
+            actions = factory.transition_exception_mapper
+            handler = getattr(actions, exc_info[0].__name__, None)  # type: ignore[union-attr]
+            if handler is None:
+                handler = actions.Exception
+            try:
+                handler(obj, self, callbacks, exc_info)
+            except Break:
+                return True
+            except Continue:
+                return False
+        finally:
+            # The traceback holds this frame, which would hold the traceback:
+            # drop it so that a halt or an error leaves no reference cycle.
+            exc_info = None
+        self.state.callback_pos = [0]
+        return False
 
     def run_callbacks(
         self, callbacks: Any, objects: Any, obj: Any, indent: int = 0
@@ -1043,14 +1132,14 @@ class GenericWorkflowEngine:
         before_each = mapper.before_each_callback
         after_each = mapper.after_each_callback
         log_tasks = self.log.isEnabledFor(logging.DEBUG)
+        self._task_hooks = (before_each, after_each, log_tasks)
         if (
             not _is_overridden(self, "execute_callback")
             and not log_tasks
             and before_each in _NOOP_HOOKS
             and after_each in _NOOP_HOOKS
         ):
-            return self._run_level_lean
-        self._task_hooks = (before_each, after_each, log_tasks)
+            return self._run_compiled
         return self._run_level_hooked
 
     def _enter_level(
@@ -1084,71 +1173,129 @@ class GenericWorkflowEngine:
             index += 1
         return index
 
-    def _run_level_lean(
-        self, level: Any, obj: Any, depth: int, run_token: object, start: int = -1
+    def _run_compiled(
+        self, definition: Any, obj: Any, depth: int, run_token: object
     ) -> None:
-        """Run one level of the definition with no per-task hooks.
+        """Run the definition on ``obj`` with no per-task hooks, from ``callback_pos``.
 
         Used when the action mapper's per-task hooks and
         :meth:`execute_callback` are the defaults and debug logging is off.
-        Control tasks of the patterns hand their jump back instead of raising.
-        ``start`` is given for a block entered from its parent, whose position
-        is known to be fresh; otherwise it is read from ``callback_pos``.
+        The definition runs as its compiled :class:`~workflow._program.Program`.
         """
+        if depth:
+            self._run_level_hooked(definition, obj, depth, run_token)
+            return
+        program = self._program
+        if (
+            program is None
+            or program.run_token is not run_token
+            or definition is not program.definition
+            or definition != program.top_copy
+        ):
+            program = self._checked_program(definition, run_token)
+        self._run_program(program, obj, run_token, -1, 0)
+
+    def _run_program(
+        self,
+        program: Program,
+        obj: Any,
+        run_token: object,
+        pc: int,
+        index: int,
+        level: Any = None,
+    ) -> None:
+        """Run ``program`` on ``obj``: one loop over flat operations.
+
+        ``pc`` is the operation to start at, ``index`` the index in its block
+        to start from (``-1``: the operation's first task) and ``level`` the
+        block ``callback_pos`` is in now (``None``: unknown). A ``pc`` of
+        ``-1`` starts where ``callback_pos`` says. Control tasks of the
+        patterns hand their jump back instead of raising.
+        """
+        ops = program.ops
+        end = len(ops)
         pos = self.state.callback_pos
-        if start >= 0:
-            index = start
-        elif len(pos) == depth + 1 and pos[depth] >= 0:
-            index = pos[depth]
-        else:
-            index = self._enter_level(
-                level, obj, depth, run_token, self._run_level_lean
-            )
-        function_type = FunctionType
-        control_type = _ControlTask
-        # Iterating the list itself is the cheapest Python loop (a range or a
-        # while loop costs far more per level or per task); after a jump a
-        # new iterator starts at the target.
-        tasks = level if index == 0 else islice(level, index, None)
-        while True:
-            for task in tasks:
-                pos[depth] = index
-                if type(task) is not function_type:
-                    if type(task) is control_type:
-                        step = task.decide(obj, self)
-                        if step is None:
-                            index += 1
-                            continue
-                        if step is BREAK_LEVEL:
-                            return
-                        index += step
-                        break
-                    if type(task) is list or isinstance(task, (list, tuple)):
-                        pos.append(0)
-                        self._run_level_lean(task, obj, depth + 1, run_token, 0)
-                        pos.pop()
-                        index += 1
-                        continue
+        if pc < 0:
+            if len(pos) == 1 and pos[0] == 0:
+                pc = 0
+                index = -1
+                level = program.top
+            else:
+                pc, index = program.resume_point(pos)
+        while pc < end:
+            kind, op_level, path, first, payload, when_true, when_false = ops[pc]
+            if op_level is not level:
+                level = op_level
+                pos[:] = path
+            if kind == _TASK:
+                pos[-1] = first
                 try:
-                    task(obj, self)
+                    payload(obj, self)
                 except BreakFromThisLoop:
-                    return
+                    step = BREAK_LEVEL
                 except JumpCall as jump:
-                    index += jump.args[0]
-                    break
+                    step = jump.args[0]
+                else:
+                    if self._run_token is not run_token:
+                        raise _RunSuperseded
+                    pc += 1
+                    index = -1
+                    continue
+                index = first
+            elif kind == _SEGMENT:
+                if index <= first:
+                    index = first
+                    remaining = iter(payload)
+                else:
+                    remaining = islice(payload, index - first, None)
+                # A task that starts a new run of this engine empties this
+                # iterator (see process()), which ends the loop at once: no
+                # check is needed per task.
+                self._segment = remaining
+                try:
+                    for pos[-1], task in enumerate(remaining, index):
+                        task(obj, self)
+                except BreakFromThisLoop:
+                    step = BREAK_LEVEL
+                except JumpCall as jump:
+                    step = jump.args[0]
+                else:
+                    if self._run_token is not run_token:
+                        raise _RunSuperseded
+                    pc += 1
+                    index = -1
+                    continue
+                index = pos[-1]
+            elif kind == _TEST:
+                pos[-1] = first
+                pc, index = when_true if payload(obj, self) else when_false
                 if self._run_token is not run_token:
                     raise _RunSuperseded
-                index += 1
+                continue
+            elif kind == _CONSTANT:
+                pc, index = when_true
+                continue
             else:
-                break
-            # Most jumps land inside the block (every WHILE round does): only
-            # one leaving it needs the clamping rule.
-            if not 0 <= index < len(level):
-                index = _clamp_jump(index, len(level))
-                if index >= len(level):
-                    break
-            tasks = level if index == 0 else islice(level, index, None)
-        pos[depth] = index - 1
+                pos[-1] = index = first
+                step = payload(obj, self)
+                if step is None:
+                    step = 1
+            if self._run_token is not run_token:
+                raise _RunSuperseded
+            pc, index = program.target(level, index, step)
+        pos[:] = ((program.top.size if index < 0 else index) - 1,)
+
+    def _program_for(self, definition: Any) -> Program:
+        """The compiled program of ``definition``, from this engine's cache."""
+        programs = self._programs
+        if programs is None:
+            programs = self._programs = {}
+        program = programs.get(id(definition))
+        if program is None or not program.matches(definition):
+            if len(programs) >= _PROGRAM_CACHE_SIZE:
+                programs.clear()
+            program = programs[id(definition)] = Program(definition)
+        return program
 
     def _run_level_hooked(
         self, level: Any, obj: Any, depth: int, run_token: object
@@ -1375,6 +1522,12 @@ class GenericWorkflowEngine:
             f" callback_pos={self.state.callback_pos}>"
         )
 
+
+_RUN_CACHES = ("_program", "_programs", "_segment")
+"""Engine attributes that hold no state: compiled definitions and an iterator."""
+
+_PROGRAM_CACHE_SIZE = 32
+"""How many compiled definitions one engine keeps (a chooser may pick many)."""
 
 _OBJECT_MOVES = {"prev": -2, "current": -1, "next": 0, "first": None}
 _TASK_MOVES = {"prev": -1, "current": 0, "next": 1, "first": None}

@@ -61,9 +61,21 @@ MAX_TIMEOUT = 30000
 """Default ``SYNCHRONIZE`` timeout, in seconds."""
 
 
-def _control(decide: Callable[[Any, Any], Any], name: str) -> _ControlTask:
+def _control(
+    decide: Callable[[Any, Any], Any],
+    name: str,
+    cond: Task | None = None,
+    outcomes: tuple[Any, Any] | None = None,
+) -> _ControlTask:
+    """A control task; ``cond`` and ``outcomes`` say what ``decide`` returns.
+
+    With ``outcomes`` given, ``decide`` returns ``outcomes[0]`` when
+    ``cond(obj, eng)`` is true and ``outcomes[1]`` otherwise, or always
+    ``outcomes[0]`` when there is no ``cond``; the engine then skips the
+    call to ``decide``.
+    """
     decide.__name__ = name
-    return _ControlTask(decide)
+    return _ControlTask(decide, cond, outcomes)
 
 
 def _check_int(factory: str, argument: str, value: Any) -> None:
@@ -119,7 +131,7 @@ def TASK_JUMP_BWD(step: int = -1) -> _ControlTask:
     def _jump_bwd(obj: Any, eng: Any) -> int:
         return step
 
-    return _control(_jump_bwd, "TASK_JUMP_BWD")
+    return _control(_jump_bwd, "TASK_JUMP_BWD", outcomes=(step, step))
 
 
 @with_nice_docs
@@ -136,7 +148,7 @@ def TASK_JUMP_FWD(step: int = 1) -> _ControlTask:
     def _jump_fwd(obj: Any, eng: Any) -> int:
         return step
 
-    return _control(_jump_fwd, "TASK_JUMP_FWD")
+    return _control(_jump_fwd, "TASK_JUMP_FWD", outcomes=(step, step))
 
 
 @with_nice_docs
@@ -153,7 +165,7 @@ def TASK_JUMP_IF(cond: Task, step: int) -> _ControlTask:
     def _jump_if(obj: Any, eng: Any) -> int | None:
         return step if cond(obj, eng) else None
 
-    return _control(_jump_if, "TASK_JUMP_IF")
+    return _control(_jump_if, "TASK_JUMP_IF", cond, (step, None))
 
 
 @with_nice_docs
@@ -171,7 +183,7 @@ def BREAK() -> _ControlTask:
     def _break(obj: Any, eng: Any) -> Any:
         return BREAK_LEVEL
 
-    return _control(_break, "BREAK")
+    return _control(_break, "BREAK", outcomes=(BREAK_LEVEL, BREAK_LEVEL))
 
 
 @with_nice_docs
@@ -288,7 +300,7 @@ def IF(cond: Task, branch: Any) -> list[Any]:
     def _if(obj: Any, eng: Any) -> Any:
         return None if cond(obj, eng) else BREAK_LEVEL
 
-    return [_control(_if, "IF"), branch]
+    return [_control(_if, "IF", cond, (None, BREAK_LEVEL)), branch]
 
 
 @with_nice_docs
@@ -305,7 +317,7 @@ def IF_NOT(cond: Task, branch: Any) -> list[Any]:
     def _if_not(obj: Any, eng: Any) -> Any:
         return BREAK_LEVEL if cond(obj, eng) else None
 
-    return [_control(_if_not, "IF_NOT"), branch]
+    return [_control(_if_not, "IF_NOT", cond, (BREAK_LEVEL, None)), branch]
 
 
 @with_nice_docs
@@ -326,7 +338,8 @@ def IF_ELSE(cond: Task, branch1: Any, branch2: Any) -> list[Any]:
     def _if_else(obj: Any, eng: Any) -> int | None:
         return None if cond(obj, eng) else 3
 
-    return [_control(_if_else, "IF_ELSE"), branch1, BREAK(), branch2]
+    test = _control(_if_else, "IF_ELSE", cond, (None, 3))
+    return [test, branch1, BREAK(), branch2]
 
 
 @with_nice_docs
@@ -347,7 +360,8 @@ def WHILE(cond: Task, branch: Any) -> list[Any]:
     def _while(obj: Any, eng: Any) -> Any:
         return None if cond(obj, eng) else BREAK_LEVEL
 
-    return [_control(_while, "WHILE"), body, TASK_JUMP_BWD(-(len(body) + 1))]
+    test = _control(_while, "WHILE", cond, (None, BREAK_LEVEL))
+    return [test, body, TASK_JUMP_BWD(-(len(body) + 1))]
 
 
 _OPERATORS: dict[str, Callable[[Any, Any], Any]] = {
@@ -585,7 +599,7 @@ def SIMPLE_MERGE(*args: Any) -> list[Any]:
         def _merge(obj: Any, eng: Any) -> int:
             return offset
 
-        return _control(_merge, "SIMPLE_MERGE")
+        return _control(_merge, "SIMPLE_MERGE", outcomes=(offset, offset))
 
     flow: list[Any] = []
     for branch in items[:-1]:
