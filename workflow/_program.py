@@ -155,33 +155,18 @@ class Program:
     An ``(operation, index)`` past the last operation ends the run, with
     ``callback_pos`` at ``[index - 1]``.
 
-    :ivar definition: the definition compiled.
     :ivar snapshot: a copy of its structure, compared with the definition
         before each use.
     :ivar top: the :class:`Level` of the definition itself.
     :ivar head: the tasks of the first operation when it is a task or a
         segment, else ``None``.
 
-    The engine keeps, for the run it last checked the program in, the
-    definition list it checked (``definition``), a shallow copy of its top
-    level (``top_copy``) and the run (``run_token``): between two objects of
-    that run a shallow comparison tells whether the definition changed.
+    A program never changes once built, so engines may share it.
     """
 
-    __slots__ = (
-        "definition",
-        "head",
-        "ops",
-        "run_token",
-        "snapshot",
-        "top",
-        "top_copy",
-    )
+    __slots__ = ("head", "ops", "snapshot", "top")
 
     def __init__(self, definition: Any) -> None:
-        self.definition = definition
-        self.top_copy = list(definition)
-        self.run_token: object | None = None
         self.ops: list[tuple[Any, ...]] = []
         self.top, self.snapshot = self._lay_out(definition, 0, ())
         # The definition's own end is the end of the program; the index

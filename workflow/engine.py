@@ -646,6 +646,7 @@ class GenericWorkflowEngine:
         self._run_token: object | None = None
         # The lean loop's compiled definitions and the tasks it is iterating.
         self._program: Program | None = None
+        self._program_checked: tuple[Any, list[Any], object] | None = None
         self._programs: dict[int, Program] | None = None
         self._segment: Iterator[Any] | None = None
 
@@ -1015,7 +1016,9 @@ class GenericWorkflowEngine:
         any other runs through :meth:`_run_program`.
         """
         state = self.state
-        program = None
+        # The program in use, and the definition list (with a copy of its top
+        # level) it was last checked against in this run.
+        program = checked = checked_top = None
         factory.before_processing(self, objects)
         while True:
             token_pos = state._token_pos + 1
@@ -1033,10 +1036,11 @@ class GenericWorkflowEngine:
             try:
                 if (
                     program is None
-                    or callbacks is not program.definition
-                    or callbacks != program.top_copy
+                    or callbacks is not checked
+                    or callbacks != checked_top
                 ):
                     program = self._checked_program(callbacks, run_token)
+                    checked, checked_top, _ = self._program_checked
                 pos = state.callback_pos
                 head = program.head
                 if head is not None and len(pos) == 1 and pos[0] == 0:
@@ -1078,11 +1082,8 @@ class GenericWorkflowEngine:
 
     def _checked_program(self, definition: Any, run_token: object) -> Program:
         """The program of ``definition``, checked against it for this run."""
-        program = self._program_for(definition)
-        program.definition = definition
-        program.top_copy = list(definition)
-        program.run_token = run_token
-        self._program = program
+        program = self._program = self._program_for(definition)
+        self._program_checked = (definition, list(definition), run_token)
         return program
 
     def _handle_transition(self, obj: Any, callbacks: Any, factory: Any) -> bool:
@@ -1186,11 +1187,13 @@ class GenericWorkflowEngine:
             self._run_level_hooked(definition, obj, depth, run_token)
             return
         program = self._program
+        if program is not None:
+            checked, checked_top, checked_run = self._program_checked
         if (
             program is None
-            or program.run_token is not run_token
-            or definition is not program.definition
-            or definition != program.top_copy
+            or checked_run is not run_token
+            or definition is not checked
+            or definition != checked_top
         ):
             program = self._checked_program(definition, run_token)
         self._run_program(program, obj, run_token, -1, 0)
@@ -1286,16 +1289,194 @@ class GenericWorkflowEngine:
         pos[:] = ((program.top.size if index < 0 else index) - 1,)
 
     def _program_for(self, definition: Any) -> Program:
-        """The compiled program of ``definition``, from this engine's cache."""
-        programs = self._programs
-        if programs is None:
-            programs = self._programs = {}
-        program = programs.get(id(definition))
-        if program is None or not program.matches(definition):
-            if len(programs) >= _PROGRAM_CACHE_SIZE:
-                programs.clear()
-            program = programs[id(definition)] = Program(definition)
+        """The compiled program of ``definition``, checked against it.
+
+        Programs of plain lists of tasks are shared by every engine (many
+        short-lived engines often run the same list); others are kept by
+        each engine.
+        """
+        try:
+            key: Any = tuple(definition)
+            program = _SHARED_PROGRAMS.get(key)
+        except TypeError:
+            # A block (a list) in the definition: it has no hash.
+            key = None
+            programs = self._programs
+            if programs is None:
+                programs = self._programs = {}
+            program = programs.get(id(definition))
+        if program is not None and program.matches(definition):
+            return program
+        program = Program(definition)
+        if key is not None:
+            cache = _SHARED_PROGRAMS
+        else:
+            cache = self._programs  # type: ignore[assignment]
+            key = id(definition)
+        if len(cache) >= _PROGRAM_CACHE_SIZE:
+            cache.clear()
+        cache[key] = program
         return program
+
+    def _select_runner(self, mapper: Any) -> Callable[..., None]:
+        """Pick the task loop: the lean one when nothing needs per-task hooks."""
+        before_each = mapper.before_each_callback
+        after_each = mapper.after_each_callback
+        log_tasks = self.log.isEnabledFor(logging.DEBUG)
+        self._task_hooks = (before_each, after_each, log_tasks)
+        if (
+            not _is_overridden(self, "execute_callback")
+            and not log_tasks
+            and before_each in _NOOP_HOOKS
+            and after_each in _NOOP_HOOKS
+        ):
+            return self._run_compiled
+        return self._run_level_hooked
+
+    def _enter_level(
+        self, level: Any, obj: Any, depth: int, run_token: object, runner: Any
+    ) -> int:
+        """Return the index to start ``level`` at, resuming nested blocks first.
+
+        A restart may leave ``callback_pos`` pointing inside nested blocks:
+        those are run first, from the saved position, and this level then
+        goes on after the block. A position below the start of the level
+        starts it at its first task.
+        """
+        pos = self.state.callback_pos
+        if len(pos) <= depth:
+            pos.append(0)
+        index = pos[depth]
+        if index < 0:
+            index = pos[depth] = 0
+        if len(pos) > depth + 1:
+            if index < len(level):
+                block = level[index]
+                if not isinstance(block, (list, tuple)):
+                    raise WorkflowError(
+                        f"callback_pos {pos} does not fit the definition: item"
+                        f" {index} at nesting level {depth} is {block!r}, not a"
+                        " block; the definition changed since the position was"
+                        " saved"
+                    )
+                runner(block, obj, depth + 1, run_token)
+            del pos[depth + 1 :]
+            index += 1
+        return index
+
+    def _run_compiled(
+        self, definition: Any, obj: Any, depth: int, run_token: object
+    ) -> None:
+        """Run the definition on ``obj`` with no per-task hooks, from ``callback_pos``.
+
+        Used when the action mapper's per-task hooks and
+        :meth:`execute_callback` are the defaults and debug logging is off.
+        The definition runs as its compiled :class:`~workflow._program.Program`.
+        """
+        if depth:
+            self._run_level_hooked(definition, obj, depth, run_token)
+            return
+        program = self._program
+        if program is not None:
+            checked, checked_top, checked_run = self._program_checked
+        if (
+            program is None
+            or checked_run is not run_token
+            or definition is not checked
+            or definition != checked_top
+        ):
+            program = self._checked_program(definition, run_token)
+        self._run_program(program, obj, run_token, -1, 0)
+
+    def _run_program(
+        self,
+        program: Program,
+        obj: Any,
+        run_token: object,
+        pc: int,
+        index: int,
+        level: Any = None,
+    ) -> None:
+        """Run ``program`` on ``obj``: one loop over flat operations.
+
+        ``pc`` is the operation to start at, ``index`` the index in its block
+        to start from (``-1``: the operation's first task) and ``level`` the
+        block ``callback_pos`` is in now (``None``: unknown). A ``pc`` of
+        ``-1`` starts where ``callback_pos`` says. Control tasks of the
+        patterns hand their jump back instead of raising.
+        """
+        ops = program.ops
+        end = len(ops)
+        pos = self.state.callback_pos
+        if pc < 0:
+            if len(pos) == 1 and pos[0] == 0:
+                pc = 0
+                index = -1
+                level = program.top
+            else:
+                pc, index = program.resume_point(pos)
+        while pc < end:
+            kind, op_level, path, first, payload, when_true, when_false = ops[pc]
+            if op_level is not level:
+                level = op_level
+                pos[:] = path
+            if kind == _TASK:
+                pos[-1] = first
+                try:
+                    payload(obj, self)
+                except BreakFromThisLoop:
+                    step = BREAK_LEVEL
+                except JumpCall as jump:
+                    step = jump.args[0]
+                else:
+                    if self._run_token is not run_token:
+                        raise _RunSuperseded
+                    pc += 1
+                    index = -1
+                    continue
+                index = first
+            elif kind == _SEGMENT:
+                if index <= first:
+                    index = first
+                    remaining = iter(payload)
+                else:
+                    remaining = islice(payload, index - first, None)
+                # A task that starts a new run of this engine empties this
+                # iterator (see process()), which ends the loop at once: no
+                # check is needed per task.
+                self._segment = remaining
+                try:
+                    for pos[-1], task in enumerate(remaining, index):
+                        task(obj, self)
+                except BreakFromThisLoop:
+                    step = BREAK_LEVEL
+                except JumpCall as jump:
+                    step = jump.args[0]
+                else:
+                    if self._run_token is not run_token:
+                        raise _RunSuperseded
+                    pc += 1
+                    index = -1
+                    continue
+                index = pos[-1]
+            elif kind == _TEST:
+                pos[-1] = first
+                pc, index = when_true if payload(obj, self) else when_false
+                if self._run_token is not run_token:
+                    raise _RunSuperseded
+                continue
+            elif kind == _CONSTANT:
+                pc, index = when_true
+                continue
+            else:
+                pos[-1] = index = first
+                step = payload(obj, self)
+                if step is None:
+                    step = 1
+            if self._run_token is not run_token:
+                raise _RunSuperseded
+            pc, index = program.target(level, index, step)
+        pos[:] = ((program.top.size if index < 0 else index) - 1,)
 
     def _run_level_hooked(
         self, level: Any, obj: Any, depth: int, run_token: object
@@ -1523,11 +1704,14 @@ class GenericWorkflowEngine:
         )
 
 
-_RUN_CACHES = ("_program", "_programs", "_segment")
+_RUN_CACHES = ("_program", "_program_checked", "_programs", "_segment")
 """Engine attributes that hold no state: compiled definitions and an iterator."""
 
-_PROGRAM_CACHE_SIZE = 32
-"""How many compiled definitions one engine keeps (a chooser may pick many)."""
+_PROGRAM_CACHE_SIZE = 64
+"""How many compiled definitions a cache keeps (a chooser may pick many)."""
+
+_SHARED_PROGRAMS: dict[Any, Program] = {}
+"""Compiled plain lists of tasks, by their tasks, for every engine."""
 
 _OBJECT_MOVES = {"prev": -2, "current": -1, "next": 0, "first": None}
 _TASK_MOVES = {"prev": -1, "current": 0, "next": 1, "first": None}
