@@ -30,8 +30,8 @@ object; after that it does nothing, so every run terminates):
     ``FOR`` over ``range(size)``.
 
 Every task the spec produces (plain and control tasks, conditions, FOR
-setters) appends ``[label, object id, ...]`` to ``eng.extra_data["trace"]``
-and counts itself in ``eng.extra_data["steps"]``; past
+setters) appends ``[label, object id, ..., callback_pos]`` to
+``eng.extra_data["trace"]`` and counts itself in ``eng.extra_data["steps"]``; past
 ``eng.extra_data.get("budget", STEP_BUDGET)`` steps it raises
 :class:`StepBudgetExceeded`, so a definition that would loop forever fails
 its test instead of hanging it. Control tasks also record whether they
@@ -129,7 +129,10 @@ def _record(eng: Any, label: str, obj: Any, *extra: Any) -> dict[str, Any]:
             " the definition does not terminate"
         )
     data = payload_of(obj)
-    extra_data.setdefault("trace", []).append([label, data["id"], *extra])
+    # The position makes the trace tell apart engines that run the same
+    # tasks from different places (the lean and the hooked loop, say).
+    position = list(eng.state.callback_pos)
+    extra_data.setdefault("trace", []).append([label, data["id"], *extra, position])
     return data
 
 
