@@ -170,16 +170,27 @@ def test_an_equal_but_different_task_is_run_itself():
     assert log == [f"t@{id(first)}", f"t@{id(second)}"]
 
 
-def test_engines_share_the_program_of_the_same_plain_list():
-    def task(obj: Any, eng: Any) -> None:
-        pass
+def test_engines_share_the_program_of_the_same_plain_list(monkeypatch):
+    compiled = []
 
-    engines = [GenericWorkflowEngine() for _ in range(2)]
-    for eng in engines:
+    class CountingProgram(Program):
+        __slots__ = ()
+
+        def __init__(self, definition: Any) -> None:
+            compiled.append(definition)
+            super().__init__(definition)
+
+    monkeypatch.setattr(engine_module, "Program", CountingProgram)
+    monkeypatch.setattr(engine_module, "_SHARED_PROGRAMS", {})
+    log: list[str] = []
+    task = _named("t", log)
+    for _ in range(3):
+        eng = GenericWorkflowEngine()
         eng.callbacks.replace([task, task])
         eng.process([1])
-    assert engines[0]._program is engines[1]._program
-    assert engines[0]._program is engine_module._SHARED_PROGRAMS[(task, task)]
+    assert log == ["t"] * 6
+    assert compiled == [[task, task]]
+    assert list(engine_module._SHARED_PROGRAMS) == [(task, task)]
 
 
 def test_patterns_compile_to_tests_and_constant_jumps():

@@ -166,11 +166,16 @@ class _Signal:
 
     def workflow_started(self, eng: Any, *args: Any, **kwargs: Any) -> None:
         """Send :data:`workflow.signals.workflow_started` with ``eng`` as sender."""
-        self._send("workflow_started", eng, args, kwargs)
+        signals = sys.modules.get("workflow.signals")
+        # Nobody listening is the common case: settle it without a call.
+        if signals is None or signals.workflow_started.receivers:
+            self._send("workflow_started", eng, args, kwargs)
 
     def workflow_finished(self, eng: Any, *args: Any, **kwargs: Any) -> None:
         """Send :data:`workflow.signals.workflow_finished` with ``eng`` as sender."""
-        self._send("workflow_finished", eng, args, kwargs)
+        signals = sys.modules.get("workflow.signals")
+        if signals is None or signals.workflow_finished.receivers:
+            self._send("workflow_finished", eng, args, kwargs)
 
     def workflow_halted(self, eng: Any, *args: Any, **kwargs: Any) -> None:
         """Send :data:`workflow.signals.workflow_halted` with ``eng`` as sender."""
@@ -257,8 +262,8 @@ class MachineState:
 
     def reset(self) -> None:
         """Go back to before the first object and task."""
-        self.token_pos_reset()
-        self.callback_pos_reset()
+        self._token_pos = -1
+        self.callback_pos = [0]
         self.current_object_processed = False
 
     def token_pos_reset(self) -> None:
@@ -354,6 +359,17 @@ class Callbacks:
 
     def _cleaned(self, funcs: Iterable[Any]) -> list[Any]:
         """Clean and check ``funcs``; drop the falsy items ``add`` ignores."""
+        if type(funcs) is list and (
+            getattr(self.cleanup_callables, "__func__", None) is _CLEANUP_CALLABLES
+        ):
+            # A list of plain functions, the usual definition, is its own
+            # cleaned and checked copy.
+            function_type = FunctionType
+            for item in funcs:
+                if type(item) is not function_type:
+                    break
+            else:
+                return list(funcs)
         items = [item for item in self.cleanup_callables(funcs) if item]
         _check_definition(items)
         return items
@@ -400,6 +416,14 @@ class Callbacks:
         leaves the old one in place.
         """
         items = self._cleaned(funcs)
+        cls = type(self)
+        if cls.clear is Callbacks.clear and cls.add is Callbacks.add:
+            # What clear() then the cleaned items' add() amount to.
+            if items:
+                self._definitions[key] = items
+            else:
+                self._definitions.pop(key, None)
+            return
         self.clear(key)
         self._add_cleaned(items, key)
 
@@ -643,12 +667,16 @@ class GenericWorkflowEngine:
         self.log = self.init_logger()
         self.state = MachineState()
         self.extra_data: dict[Any, Any] = _ExtraData()
-        self._run_token: object | None = None
-        # The lean loop's compiled definitions and the tasks it is iterating.
-        self._program: Program | None = None
-        self._program_checked: tuple[Any, list[Any], object] | None = None
-        self._programs: dict[int, Program] | None = None
-        self._segment: Iterator[Any] | None = None
+
+    # Private run state, read from the class until a run sets it (an engine
+    # is often made for a single run: each store here would cost it).
+    _run_token: object | None = None
+    _task_hooks: tuple[Any, Any, bool] = (None, None, False)
+    # The compiled definitions and the tasks the lean loop is iterating.
+    _program: Program | None = None
+    _program_checked: tuple[Any, list[Any], object] | None = None
+    _programs: dict[int, Program] | None = None
+    _segment: Iterator[Any] | None = None
 
     def __getstate__(self) -> dict[str, Any]:
         """The engine's attributes, less what its lean loop rebuilds on its own."""
@@ -656,11 +684,6 @@ class GenericWorkflowEngine:
         for name in _RUN_CACHES:
             state.pop(name, None)
         return state
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update(state)
-        for name in _RUN_CACHES:
-            setattr(self, name, None)
 
     # -- overridable parts ---------------------------------------------------
 
@@ -822,8 +845,14 @@ class GenericWorkflowEngine:
         :raises WorkflowError: when ``objects`` is not an iterable of objects
             or no definition is set.
         """
-        objects = self._checked_objects(objects)
-        if self.callbacks.empty():
+        if type(objects) is not list or not objects:
+            objects = self._checked_objects(objects)
+        callbacks = self.callbacks
+        if (
+            not callbacks._definitions
+            if type(callbacks) is Callbacks
+            else callbacks.empty()
+        ):
             raise WorkflowError("The callbacks are empty, did you set them?")
         if reset_state:
             self.state.reset()
@@ -940,14 +969,16 @@ class GenericWorkflowEngine:
         after_callbacks = mapper.after_callbacks
         if after_callbacks in noop_hooks:
             after_callbacks = None
-        run_level = self._select_runner(mapper)
-        if _is_overridden(self, "run_callbacks"):
+        lean = self._lean_tasks(mapper)
+        run_level: Any = self._run_compiled if lean else self._run_level_hooked
+        if getattr(self.run_callbacks, "__func__", None) is not _RUN_CALLBACKS:
             run_level = None
         # With the default chooser and Callbacks, read the definition straight
         # from the store: this runs once per object.
         definitions = None
-        if not _is_overridden(self, "callback_chooser") and (
-            type(self.callbacks) is Callbacks
+        if (
+            getattr(self.callback_chooser, "__func__", None) is _CALLBACK_CHOOSER
+            and type(self.callbacks) is Callbacks
         ):
             definitions = self.callbacks._definitions
         state = self.state
@@ -955,9 +986,10 @@ class GenericWorkflowEngine:
         # here are always valid, and the property costs a call per object.
         plain_state = type(state) is MachineState
         if (
-            plain_state
+            lean
+            and run_level is not None
+            and plain_state
             and definitions is not None
-            and run_level == self._run_compiled
             and before_object is None
             and after_object is None
             and before_callbacks is None
@@ -1019,7 +1051,14 @@ class GenericWorkflowEngine:
         # The program in use, and the definition list (with a copy of its top
         # level) it was last checked against in this run.
         program = checked = checked_top = None
-        factory.before_processing(self, objects)
+        before_processing = factory.before_processing
+        if before_processing is _BEFORE_PROCESSING:
+            # The default hook, without the call.
+            self.signal.workflow_started(self)
+            state.current_object_processed = False
+            self.objects = objects
+        else:
+            before_processing(self, objects)
         while True:
             token_pos = state._token_pos + 1
             if token_pos >= len(objects):
@@ -1039,8 +1078,9 @@ class GenericWorkflowEngine:
                     or callbacks is not checked
                     or callbacks != checked_top
                 ):
-                    program = self._checked_program(callbacks, run_token)
-                    checked, checked_top, _ = self._program_checked
+                    program = self._program_for(callbacks)
+                    checked = callbacks
+                    checked_top = list(callbacks)
                 pos = state.callback_pos
                 head = program.head
                 if head is not None and len(pos) == 1 and pos[0] == 0:
@@ -1078,7 +1118,12 @@ class GenericWorkflowEngine:
                     break
                 continue
             state.callback_pos = [0]
-        factory.after_processing(self, objects)
+        after_processing = factory.after_processing
+        if after_processing is _AFTER_PROCESSING:
+            self.signal.workflow_finished(self)
+            state.current_object_processed = True
+        else:
+            after_processing(self, objects)
 
     def _checked_program(self, definition: Any, run_token: object) -> Program:
         """The program of ``definition``, checked against it for this run."""
@@ -1123,170 +1168,31 @@ class GenericWorkflowEngine:
         :param obj: the current object.
         :param indent: the nesting level ``callbacks`` sits at.
         """
-        run_level = self._select_runner(self.processing_factory.action_mapper)
+        if self._lean_tasks(self.processing_factory.action_mapper):
+            run_level = self._run_compiled
+        else:
+            run_level = self._run_level_hooked
         if self._run_token is None:
             self._run_token = object()
         run_level(callbacks, obj, indent, self._run_token)
 
-    def _select_runner(self, mapper: Any) -> Callable[..., None]:
-        """Pick the task loop: the lean one when nothing needs per-task hooks."""
+    def _lean_tasks(self, mapper: Any) -> bool:
+        """Whether tasks may run in the lean loop: no per-task hook is needed.
+
+        Otherwise the hooks the general loop calls are stored for it.
+        """
         before_each = mapper.before_each_callback
         after_each = mapper.after_each_callback
         log_tasks = self.log.isEnabledFor(logging.DEBUG)
-        self._task_hooks = (before_each, after_each, log_tasks)
         if (
-            not _is_overridden(self, "execute_callback")
-            and not log_tasks
+            not log_tasks
             and before_each in _NOOP_HOOKS
             and after_each in _NOOP_HOOKS
+            and getattr(self.execute_callback, "__func__", None) is _EXECUTE_CALLBACK
         ):
-            return self._run_compiled
-        return self._run_level_hooked
-
-    def _enter_level(
-        self, level: Any, obj: Any, depth: int, run_token: object, runner: Any
-    ) -> int:
-        """Return the index to start ``level`` at, resuming nested blocks first.
-
-        A restart may leave ``callback_pos`` pointing inside nested blocks:
-        those are run first, from the saved position, and this level then
-        goes on after the block. A position below the start of the level
-        starts it at its first task.
-        """
-        pos = self.state.callback_pos
-        if len(pos) <= depth:
-            pos.append(0)
-        index = pos[depth]
-        if index < 0:
-            index = pos[depth] = 0
-        if len(pos) > depth + 1:
-            if index < len(level):
-                block = level[index]
-                if not isinstance(block, (list, tuple)):
-                    raise WorkflowError(
-                        f"callback_pos {pos} does not fit the definition: item"
-                        f" {index} at nesting level {depth} is {block!r}, not a"
-                        " block; the definition changed since the position was"
-                        " saved"
-                    )
-                runner(block, obj, depth + 1, run_token)
-            del pos[depth + 1 :]
-            index += 1
-        return index
-
-    def _run_compiled(
-        self, definition: Any, obj: Any, depth: int, run_token: object
-    ) -> None:
-        """Run the definition on ``obj`` with no per-task hooks, from ``callback_pos``.
-
-        Used when the action mapper's per-task hooks and
-        :meth:`execute_callback` are the defaults and debug logging is off.
-        The definition runs as its compiled :class:`~workflow._program.Program`.
-        """
-        if depth:
-            self._run_level_hooked(definition, obj, depth, run_token)
-            return
-        program = self._program
-        if program is not None:
-            checked, checked_top, checked_run = self._program_checked
-        if (
-            program is None
-            or checked_run is not run_token
-            or definition is not checked
-            or definition != checked_top
-        ):
-            program = self._checked_program(definition, run_token)
-        self._run_program(program, obj, run_token, -1, 0)
-
-    def _run_program(
-        self,
-        program: Program,
-        obj: Any,
-        run_token: object,
-        pc: int,
-        index: int,
-        level: Any = None,
-    ) -> None:
-        """Run ``program`` on ``obj``: one loop over flat operations.
-
-        ``pc`` is the operation to start at, ``index`` the index in its block
-        to start from (``-1``: the operation's first task) and ``level`` the
-        block ``callback_pos`` is in now (``None``: unknown). A ``pc`` of
-        ``-1`` starts where ``callback_pos`` says. Control tasks of the
-        patterns hand their jump back instead of raising.
-        """
-        ops = program.ops
-        end = len(ops)
-        pos = self.state.callback_pos
-        if pc < 0:
-            if len(pos) == 1 and pos[0] == 0:
-                pc = 0
-                index = -1
-                level = program.top
-            else:
-                pc, index = program.resume_point(pos)
-        while pc < end:
-            kind, op_level, path, first, payload, when_true, when_false = ops[pc]
-            if op_level is not level:
-                level = op_level
-                pos[:] = path
-            if kind == _TASK:
-                pos[-1] = first
-                try:
-                    payload(obj, self)
-                except BreakFromThisLoop:
-                    step = BREAK_LEVEL
-                except JumpCall as jump:
-                    step = jump.args[0]
-                else:
-                    if self._run_token is not run_token:
-                        raise _RunSuperseded
-                    pc += 1
-                    index = -1
-                    continue
-                index = first
-            elif kind == _SEGMENT:
-                if index <= first:
-                    index = first
-                    remaining = iter(payload)
-                else:
-                    remaining = islice(payload, index - first, None)
-                # A task that starts a new run of this engine empties this
-                # iterator (see process()), which ends the loop at once: no
-                # check is needed per task.
-                self._segment = remaining
-                try:
-                    for pos[-1], task in enumerate(remaining, index):
-                        task(obj, self)
-                except BreakFromThisLoop:
-                    step = BREAK_LEVEL
-                except JumpCall as jump:
-                    step = jump.args[0]
-                else:
-                    if self._run_token is not run_token:
-                        raise _RunSuperseded
-                    pc += 1
-                    index = -1
-                    continue
-                index = pos[-1]
-            elif kind == _TEST:
-                pos[-1] = first
-                pc, index = when_true if payload(obj, self) else when_false
-                if self._run_token is not run_token:
-                    raise _RunSuperseded
-                continue
-            elif kind == _CONSTANT:
-                pc, index = when_true
-                continue
-            else:
-                pos[-1] = index = first
-                step = payload(obj, self)
-                if step is None:
-                    step = 1
-            if self._run_token is not run_token:
-                raise _RunSuperseded
-            pc, index = program.target(level, index, step)
-        pos[:] = ((program.top.size if index < 0 else index) - 1,)
+            return True
+        self._task_hooks = (before_each, after_each, log_tasks)
+        return False
 
     def _program_for(self, definition: Any) -> Program:
         """The compiled program of ``definition``, checked against it.
@@ -1305,7 +1211,7 @@ class GenericWorkflowEngine:
             if programs is None:
                 programs = self._programs = {}
             program = programs.get(id(definition))
-        if program is not None and program.matches(definition):
+        if program is not None and definition == program.snapshot:
             return program
         program = Program(definition)
         if key is not None:
@@ -1317,21 +1223,6 @@ class GenericWorkflowEngine:
             cache.clear()
         cache[key] = program
         return program
-
-    def _select_runner(self, mapper: Any) -> Callable[..., None]:
-        """Pick the task loop: the lean one when nothing needs per-task hooks."""
-        before_each = mapper.before_each_callback
-        after_each = mapper.after_each_callback
-        log_tasks = self.log.isEnabledFor(logging.DEBUG)
-        self._task_hooks = (before_each, after_each, log_tasks)
-        if (
-            not _is_overridden(self, "execute_callback")
-            and not log_tasks
-            and before_each in _NOOP_HOOKS
-            and after_each in _NOOP_HOOKS
-        ):
-            return self._run_compiled
-        return self._run_level_hooked
 
     def _enter_level(
         self, level: Any, obj: Any, depth: int, run_token: object, runner: Any
@@ -1725,17 +1616,9 @@ def _checked_offset(offset: Any, method: str) -> int:
     return offset
 
 
-def _is_overridden(eng: GenericWorkflowEngine, name: str) -> bool:
-    """Whether ``eng`` replaces the engine's own method ``name``.
-
-    Looks through the bound method rather than at ``eng.__dict__``: reading
-    an instance's ``__dict__`` makes every later attribute access slower.
-    """
-    method = getattr(eng, name)
-    return getattr(method, "__func__", None) is not _ENGINE_METHODS[name]
-
-
-_ENGINE_METHODS = {
-    name: getattr(GenericWorkflowEngine, name)
-    for name in ("callback_chooser", "execute_callback", "run_callbacks")
-}
+_CLEANUP_CALLABLES = Callbacks.cleanup_callables.__func__  # type: ignore[attr-defined]
+_CALLBACK_CHOOSER = GenericWorkflowEngine.callback_chooser
+_EXECUTE_CALLBACK = GenericWorkflowEngine.execute_callback
+_RUN_CALLBACKS = GenericWorkflowEngine.run_callbacks
+_BEFORE_PROCESSING = ProcessingFactory.before_processing
+_AFTER_PROCESSING = ProcessingFactory.after_processing
