@@ -125,6 +125,7 @@ class Level:
 
 
 # Kinds of operation (the first item of each operation tuple); see Program.
+# The engine relies on the ordinary tasks having the two lowest numbers.
 TASK = 0
 """One ordinary task."""
 SEGMENT = 1

@@ -1311,34 +1311,25 @@ class GenericWorkflowEngine:
             if op_level is not level:
                 level = op_level
                 pos[:] = path
-            if kind == _TASK:
-                pos[-1] = first
-                try:
-                    payload(obj, self)
-                except BreakFromThisLoop:
-                    step = BREAK_LEVEL
-                except JumpCall as jump:
-                    step = jump.args[0]
-                else:
-                    if self._run_token is not run_token:
-                        raise _RunSuperseded
-                    pc += 1
-                    index = -1
-                    continue
-                index = first
-            elif kind == _SEGMENT:
-                if index <= first:
+            # TASK and SEGMENT, the ordinary tasks, are the two lowest kinds.
+            if kind <= _SEGMENT:
+                if kind == _TASK:
+                    pos[-1] = first
+                elif index <= first:
                     index = first
                     remaining = iter(payload)
                 else:
                     remaining = islice(payload, index - first, None)
-                # A task that starts a new run of this engine empties this
-                # iterator (see process()), which ends the loop at once: no
-                # check is needed per task.
-                self._segment = remaining
                 try:
-                    for pos[-1], task in enumerate(remaining, index):
-                        task(obj, self)
+                    if kind == _TASK:
+                        payload(obj, self)
+                    else:
+                        # A task that starts a new run of this engine empties
+                        # this iterator (see process()), which ends the loop
+                        # at once: no check is needed per task.
+                        self._segment = remaining
+                        for pos[-1], task in enumerate(remaining, index):
+                            task(obj, self)
                 except BreakFromThisLoop:
                     step = BREAK_LEVEL
                 except JumpCall as jump:
