@@ -1308,6 +1308,10 @@ class GenericWorkflowEngine:
                 pc, index = program.resume_point(pos)
         while pc < end:
             kind, op_level, path, first, payload, when_true, when_false = ops[pc]
+            if kind == _CONSTANT:
+                # It reads nothing, callback_pos included: move on at once.
+                pc, index = when_true
+                continue
             if op_level is not level:
                 level = op_level
                 pos[:] = path
@@ -1346,9 +1350,6 @@ class GenericWorkflowEngine:
                 pc, index = when_true if payload(obj, self) else when_false
                 if self._run_token is not run_token:
                     raise _RunSuperseded
-                continue
-            elif kind == _CONSTANT:
-                pc, index = when_true
                 continue
             else:
                 pos[-1] = index = first
