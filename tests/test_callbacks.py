@@ -243,3 +243,46 @@ def test_add_many_of_nothing_but_none_creates_no_key():
     callbacks = Callbacks()
     callbacks.add_many([None, (None,)], key="k")
     assert callbacks.empty() is True
+
+
+def test_replace_stores_a_copy_of_a_plain_list_of_functions():
+    funcs = [f, g]
+    callbacks = Callbacks()
+    callbacks.replace(funcs)
+    funcs.append(h)
+    assert callbacks.get() == [f, g]
+    assert callbacks.get() is not funcs
+
+
+class ClearRecordingCallbacks(Callbacks):
+    """Records each key it is asked to clear."""
+
+    def __init__(self):
+        super().__init__()
+        self.cleared = []
+
+    def clear(self, key="*"):
+        self.cleared.append(key)
+        super().clear(key)
+
+
+def test_replace_goes_through_an_overridden_clear():
+    callbacks = ClearRecordingCallbacks()
+    callbacks.replace([f], key="k")
+    callbacks.replace([g], key="k")
+    assert callbacks.cleared == ["k", "k"]
+    assert callbacks.get("k") == [g]
+
+
+class CleaningCallbacks(Callbacks):
+    """Drops every ``g`` while cleaning."""
+
+    @classmethod
+    def cleanup_callables(cls, callbacks):
+        return [item for item in super().cleanup_callables(callbacks) if item is not g]
+
+
+def test_replace_goes_through_an_overridden_cleanup_even_for_plain_functions():
+    callbacks = CleaningCallbacks()
+    callbacks.replace([f, g, h])
+    assert callbacks.get() == [f, h]

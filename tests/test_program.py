@@ -270,3 +270,42 @@ def _once(task: Any) -> Any:
             task(obj, eng)
 
     return run
+
+
+def test_a_condition_restarting_the_engine_ends_the_outer_run():
+    log: list[str] = []
+
+    def restart_once(obj: Any, eng: Any) -> bool:
+        log.append(f"cond {obj}")
+        if obj == "A" and not eng.extra_data.get("restarted"):
+            eng.extra_data["restarted"] = True
+            eng.restart("next", "first")
+        return True
+
+    eng = GenericWorkflowEngine()
+    eng.callbacks.replace(
+        [IF_ELSE(restart_once, _named("yes", log), _named("no", log))]
+    )
+    eng.process(["A", "B"])
+    # The restart from A's condition ran B; A's own run then stopped.
+    assert log == ["cond A", "cond B", "yes"]
+    assert eng.has_completed is True
+
+
+def test_a_pickled_engine_leaves_out_what_its_lean_loop_rebuilds():
+    import pickle
+
+    eng = GenericWorkflowEngine()
+    eng.callbacks.replace([_count, [_count]])
+    eng.process([{"n": 0}])
+    assert eng._segment is not None
+    state = eng.__getstate__()
+    for name in ("_program", "_program_checked", "_programs", "_segment"):
+        assert name not in state
+    copy_of_engine = pickle.loads(pickle.dumps(eng))
+    copy_of_engine.process([{"n": 0}])
+    assert copy_of_engine.objects == [{"n": 2}]
+
+
+def _count(obj: Any, eng: Any) -> None:
+    obj["n"] += 1
