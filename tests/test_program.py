@@ -28,7 +28,7 @@ from workflow.engine import (
     ProcessingFactory,
 )
 from workflow.errors import WorkflowError
-from workflow.patterns.controlflow import IF_ELSE, TASK_JUMP_BWD, WHILE
+from workflow.patterns.controlflow import CHOICE, IF_ELSE, TASK_JUMP_BWD, WHILE
 from workflow.utils import classproperty
 
 
@@ -309,3 +309,91 @@ def test_a_pickled_engine_leaves_out_what_its_lean_loop_rebuilds():
 
 def _count(obj: Any, eng: Any) -> None:
     obj["n"] += 1
+
+
+def _restarting_once(log: list[str], name: str, result: Any = None) -> Any:
+    """A task (or condition) that restarts the engine at the next object, once."""
+
+    def run(obj: Any, eng: Any) -> Any:
+        log.append(f"{name} {obj}")
+        if obj == "A" and not eng.extra_data.get("restarted"):
+            eng.extra_data["restarted"] = True
+            eng.restart("next", "first")
+        return result
+
+    run.__name__ = name
+    return run
+
+
+def test_a_task_of_a_plain_list_restarting_the_engine_ends_the_outer_run():
+    log: list[str] = []
+    eng = GenericWorkflowEngine()
+    eng.callbacks.replace(
+        [_named("t1", log), _restarting_once(log, "R"), _named("t2", log)]
+    )
+    eng.process(["A", "B"])
+    # The restart from A's R ran B whole; A's own run then stopped.
+    assert log == ["t1", "R A", "t1", "R B", "t2"]
+    assert eng.has_completed is True
+
+
+def test_a_choice_arbiter_restarting_the_engine_ends_the_outer_run():
+    log: list[str] = []
+    eng = GenericWorkflowEngine()
+    arbiter = _restarting_once(log, "arbiter", result="x")
+    eng.callbacks.replace([CHOICE(arbiter, ("x", _named("x", log)))])
+    eng.process(["A", "B"])
+    assert log == ["arbiter A", "arbiter B", "x"]
+    assert eng.has_completed is True
+
+
+def test_a_task_replaced_in_place_by_an_equal_one_is_run_itself():
+    log: list[str] = []
+    first, second = EqualTask("t", log), EqualTask("t", log)
+    eng = GenericWorkflowEngine()
+    eng.callbacks.replace([first, [first]])
+    eng.process(["X"])
+    definition = eng.callbacks.get()
+    definition[0] = second
+    definition[1][0] = second
+    eng.process(["X"])
+    assert log == [f"t@{id(first)}"] * 2 + [f"t@{id(second)}"] * 2
+
+
+@pytest.mark.parametrize("engine_class", [GenericWorkflowEngine, ExecuteCallbackEngine])
+def test_run_callbacks_runs_a_block_at_the_nesting_level_given(engine_class):
+    log: list[str] = []
+
+    def where(name: str) -> Any:
+        def task(obj: Any, eng: Any) -> None:
+            log.append(f"{name} {eng.state.callback_pos}")
+
+        return task
+
+    eng = engine_class()
+    eng.callbacks.replace([where("unused")])
+    eng.state.callback_pos = [3, 1]
+    eng.run_callbacks([where("a"), where("b"), where("c")], ["X"], "X", 1)
+    assert log == ["b [3, 1]", "c [3, 2]"]
+    assert eng.state.callback_pos == [3, 2]
+
+
+@pytest.mark.parametrize(
+    "callback_pos",
+    [[1, 5], [1, 2], [1, 1], [1, 0, 0], [1, 7, 0], [1, -1, 3], [2, 0], [5], [-3]],
+)
+def test_resuming_inside_or_past_a_block_goes_on_as_the_hooked_loop(callback_pos):
+    outcomes = []
+    for engine_class in ENGINE_PAIRS[1]:
+        log: list[str] = []
+        eng = engine_class()
+        eng.callbacks.replace(
+            [_named("a", log), [_named("b", log), _named("c", log)], _named("d", log)]
+        )
+        eng.state.token_pos = -1
+        eng.state.callback_pos = list(callback_pos)
+        outcomes.append(
+            _outcome(eng, lambda eng=eng: eng.process([{"id": 0}], reset_state=False))
+        )
+        outcomes[-1] += (log,)
+    assert outcomes[0] == outcomes[1]

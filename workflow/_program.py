@@ -11,9 +11,10 @@ leaving a block costs nothing at run time; each operation knows the
 ``callback_pos`` of its block and each block knows where each of its items
 starts, so jumps, breaks and restarts land where the nested run would.
 
-The engine validates a program against its definition before each object
-(:meth:`Program.matches`), so changes made to a definition between two
-objects are always seen.
+A program holds a *snapshot* of its definition's structure. The engine
+compares the definition with it when a run starts and whenever an object
+gets another definition list, and compares the top level (a shallow copy)
+between two objects of a run; a definition that changed is compiled again.
 """
 
 from __future__ import annotations
@@ -221,10 +222,6 @@ class Program:
         if target < level.size:
             return level.entries[target]
         return level.entries[-1] if level.depth else (end, target)
-
-    def matches(self, definition: Any) -> bool:
-        """Whether ``definition`` still has what this program was compiled from."""
-        return definition == self.snapshot
 
     def _lay_out(
         self, items: Any, depth: int, prefix: tuple[int, ...]

@@ -631,6 +631,14 @@ _NOOP_HOOKS = frozenset(
 )
 
 
+_NO_TASK_HOOKS = (
+    ActionMapper.before_each_callback,
+    ActionMapper.after_each_callback,
+    False,
+)
+"""The per-task hooks of the general loop when none is needed."""
+
+
 def _clamp_jump(index: int, size: int) -> int:
     """Keep the index a jump lands on within ``[0, size + 1]``.
 
@@ -671,7 +679,7 @@ class GenericWorkflowEngine:
     # Private run state, read from the class until a run sets it (an engine
     # is often made for a single run: each store here would cost it).
     _run_token: object | None = None
-    _task_hooks: tuple[Any, Any, bool] = (None, None, False)
+    _task_hooks: tuple[Any, Any, bool] = ()  # type: ignore[assignment]
     # The compiled definitions and the tasks the lean loop is iterating.
     _program: Program | None = None
     _program_checked: tuple[Any, list[Any], object] | None = None
@@ -879,10 +887,10 @@ class GenericWorkflowEngine:
             self.state.callback_pos = [0]
 
     def _checked_objects(self, objects: Any) -> Any:
-        if type(objects) is list:
-            if not objects:
-                self._warn_empty_objects()
-            return objects
+        """``objects`` as the sequence to process, or a ``WorkflowError``.
+
+        ``process`` takes a list that is not empty as it is, without this.
+        """
         if isinstance(objects, (str, bytes)) or not isinstance(
             objects, collections.abc.Iterable
         ):
@@ -891,9 +899,7 @@ class GenericWorkflowEngine:
                 f" {objects!r:.80}, which is not an iterable of objects"
                 " (wrap a single object in a list: [obj])"
             )
-        if type(objects) is not list and not isinstance(
-            objects, collections.abc.Sequence
-        ):
+        if not isinstance(objects, collections.abc.Sequence):
             objects = list(objects)
         if not len(objects):
             self._warn_empty_objects()
@@ -1204,8 +1210,9 @@ class GenericWorkflowEngine:
         try:
             key: Any = tuple(definition)
             program = _SHARED_PROGRAMS.get(key)
-        except TypeError:
-            # A block (a list) in the definition: it has no hash.
+        except Exception:
+            # A block (a list) in the definition has no hash, nor has a task
+            # whose class refuses one: such definitions are kept per engine.
             key = None
             programs = self._programs
             if programs is None:
@@ -1265,6 +1272,9 @@ class GenericWorkflowEngine:
         The definition runs as its compiled :class:`~workflow._program.Program`.
         """
         if depth:
+            # A block run on its own at a nesting level (run_callbacks with an
+            # indent): the general loop, with the no-op hooks it was chosen for.
+            self._task_hooks = _NO_TASK_HOOKS
             self._run_level_hooked(definition, obj, depth, run_token)
             return
         program = self._program
