@@ -147,15 +147,17 @@ class Program:
     ``path`` the ``callback_pos`` of its first task and ``first`` that
     task's index in the block. By ``kind``:
 
-    - :data:`TASK`: ``payload`` is the task;
-    - :data:`SEGMENT`: ``payload`` is the list of tasks;
+    - :data:`TASK`: ``payload`` is the task; ``when_true`` (and
+      ``when_false``) is the ``(operation, index)`` to go on at;
+    - :data:`SEGMENT`: ``payload`` is the list of tasks; as for a task;
     - :data:`TEST`: ``payload`` is the condition; ``when_true`` and
       ``when_false`` are the ``(operation, index)`` to go on at;
     - :data:`CONSTANT`: ``when_true`` is the ``(operation, index)`` to go on at;
     - :data:`DECIDE`: ``payload`` is the control task's ``decide``.
 
     An ``(operation, index)`` past the last operation ends the run, with
-    ``callback_pos`` at ``[index - 1]``.
+    ``callback_pos`` at ``[index - 1]``. Where an operation goes on at a
+    constant jump, it goes on at that jump's target instead.
 
     :ivar snapshot: a copy of its structure, compared with the definition
         before each use.
@@ -178,22 +180,37 @@ class Program:
         for position, op in enumerate(ops):
             kind, level, path, first, payload, when_true, when_false = op
             if kind == SEGMENT and len(payload) == 1:
-                ops[position] = (TASK, level, path, first, payload[0], None, None)
-            elif kind in (TEST, CONSTANT):
-                ops[position] = (
-                    kind,
-                    level,
-                    path,
-                    first,
-                    payload,
-                    self._target(position, level, first, when_true),
-                    self._target(position, level, first, when_false),
-                )
+                kind, payload = TASK, payload[0]
+            if kind <= SEGMENT:
+                # Ordinary tasks go on with the next operation.
+                when_true = when_false = (position + 1, -1)
+            elif kind != DECIDE:
+                when_true = self._target(position, level, first, when_true)
+                when_false = self._target(position, level, first, when_false)
+            ops[position] = (kind, level, path, first, payload, when_true, when_false)
+        for position, op in enumerate(ops):
+            if op[0] != DECIDE:
+                ops[position] = (*op[:5], self._through(op[5]), self._through(op[6]))
         self.head: list[Any] | None = None
         if ops and ops[0][0] == TASK:
             self.head = [ops[0][4]]
         elif ops and ops[0][0] == SEGMENT:
             self.head = ops[0][4]
+
+    def _through(self, target: tuple[int, int]) -> tuple[int, int]:
+        """``target``, or where the constant jumps it leads to go on at last.
+
+        A constant jump reads and writes nothing, so going straight to its
+        own target is the same; a loop of constant jumps is left as it is.
+        """
+        seen = set()
+        ops = self.ops
+        while target[0] < len(ops) and ops[target[0]][0] == CONSTANT:
+            if target[0] in seen:
+                break
+            seen.add(target[0])
+            target = ops[target[0]][5]
+        return target
 
     def _target(
         self, position: int, level: Level, index: int, step: Any

@@ -1092,7 +1092,7 @@ class GenericWorkflowEngine:
                 if head is not None and len(pos) == 1 and pos[0] == 0:
                     # The first tasks run right here: a plain list of tasks
                     # needs nothing more.
-                    _, level, path, first, _, _, _ = program.ops[0]
+                    _, level, path, first, _, after_head, _ = program.ops[0]
                     if level.depth:
                         pos[:] = path
                     # A new iterator per object: a task starting a new run
@@ -1110,11 +1110,16 @@ class GenericWorkflowEngine:
                         raise _RunSuperseded
                     if step is not None:
                         pc, index = program.target(level, pos[-1], step)
-                        self._run_program(program, obj, run_token, pc, index, level)
-                    elif len(program.ops) > 1:
-                        self._run_program(program, obj, run_token, 1, -1, level)
+                        self._run_program(
+                            program, obj, run_token, pc, index, level, False
+                        )
+                    elif after_head[0] < len(program.ops):
+                        pc, index = after_head
+                        self._run_program(
+                            program, obj, run_token, pc, index, level, False
+                        )
                 else:
-                    self._run_program(program, obj, run_token, -1, 0)
+                    self._run_program(program, obj, run_token, -1, 0, None, False)
             except _RunSuperseded:
                 raise
             except Exception:
@@ -1297,6 +1302,7 @@ class GenericWorkflowEngine:
         pc: int,
         index: int,
         level: Any = None,
+        end_pos: bool = True,
     ) -> None:
         """Run ``program`` on ``obj``: one loop over flat operations.
 
@@ -1304,7 +1310,9 @@ class GenericWorkflowEngine:
         to start from (``-1``: the operation's first task) and ``level`` the
         block ``callback_pos`` is in now (``None``: unknown). A ``pc`` of
         ``-1`` starts where ``callback_pos`` says. Control tasks of the
-        patterns hand their jump back instead of raising.
+        patterns hand their jump back instead of raising. ``end_pos`` false
+        leaves ``callback_pos`` as it is at the end, for a caller that
+        resets it at once.
         """
         ops = program.ops
         end = len(ops)
@@ -1351,8 +1359,7 @@ class GenericWorkflowEngine:
                 else:
                     if self._run_token is not run_token:
                         raise _RunSuperseded
-                    pc += 1
-                    index = -1
+                    pc, index = when_true
                     continue
                 index = pos[-1]
             elif kind == _TEST:
@@ -1369,7 +1376,8 @@ class GenericWorkflowEngine:
             if self._run_token is not run_token:
                 raise _RunSuperseded
             pc, index = program.target(level, index, step)
-        pos[:] = ((program.top.size if index < 0 else index) - 1,)
+        if end_pos:
+            pos[:] = ((program.top.size if index < 0 else index) - 1,)
 
     def _run_level_hooked(
         self, level: Any, obj: Any, depth: int, run_token: object
