@@ -1093,14 +1093,16 @@ class GenericWorkflowEngine:
                     # The first tasks run right here: a plain list of tasks
                     # needs nothing more.
                     _, level, path, first, _, after_head, _ = program.ops[0]
-                    if level.depth:
+                    depth = level.depth
+                    if depth:
                         pos[:] = path
                     # A new iterator per object: a task starting a new run
                     # empties it (see process()).
                     self._segment = remaining = iter(head)
                     step = None
                     try:
-                        for pos[-1], task in enumerate(remaining, first):
+                        # A non-negative index: the interpreter's fast store.
+                        for pos[depth], task in enumerate(remaining, first):
                             task(obj, self)
                     except BreakFromThisLoop:
                         step = BREAK_LEVEL
@@ -1317,11 +1319,15 @@ class GenericWorkflowEngine:
         ops = program.ops
         end = len(ops)
         pos = self.state.callback_pos
+        # Positions are written at pos[depth] rather than pos[-1]: the
+        # interpreter stores at a non-negative index much faster.
+        depth = -1 if level is None else level.depth
         if pc < 0:
             if len(pos) == 1 and pos[0] == 0:
                 pc = 0
                 index = -1
                 level = program.top
+                depth = 0
             else:
                 pc, index = program.resume_point(pos)
         while pc < end:
@@ -1332,11 +1338,12 @@ class GenericWorkflowEngine:
                 continue
             if op_level is not level:
                 level = op_level
+                depth = level.depth
                 pos[:] = path
             # TASK and SEGMENT, the ordinary tasks, are the two lowest kinds.
             if kind <= _SEGMENT:
                 if kind == _TASK:
-                    pos[-1] = first
+                    pos[depth] = first
                 elif index <= first:
                     index = first
                     remaining = iter(payload)
@@ -1350,7 +1357,7 @@ class GenericWorkflowEngine:
                         # this iterator (see process()), which ends the loop
                         # at once: no check is needed per task.
                         self._segment = remaining
-                        for pos[-1], task in enumerate(remaining, index):
+                        for pos[depth], task in enumerate(remaining, index):
                             task(obj, self)
                 except BreakFromThisLoop:
                     step = BREAK_LEVEL
@@ -1361,15 +1368,15 @@ class GenericWorkflowEngine:
                         raise _RunSuperseded
                     pc, index = when_true
                     continue
-                index = pos[-1]
+                index = pos[depth]
             elif kind == _TEST:
-                pos[-1] = first
+                pos[depth] = first
                 pc, index = when_true if payload(obj, self) else when_false
                 if self._run_token is not run_token:
                     raise _RunSuperseded
                 continue
             else:
-                pos[-1] = index = first
+                pos[depth] = index = first
                 step = payload(obj, self)
                 if step is None:
                     step = 1
