@@ -274,14 +274,7 @@ def _once(task: Any) -> Any:
 
 def test_a_condition_restarting_the_engine_ends_the_outer_run():
     log: list[str] = []
-
-    def restart_once(obj: Any, eng: Any) -> bool:
-        log.append(f"cond {obj}")
-        if obj == "A" and not eng.extra_data.get("restarted"):
-            eng.extra_data["restarted"] = True
-            eng.restart("next", "first")
-        return True
-
+    restart_once = _restarting_once(log, "cond", result=True)
     eng = GenericWorkflowEngine()
     eng.callbacks.replace(
         [IF_ELSE(restart_once, _named("yes", log), _named("no", log))]

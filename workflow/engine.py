@@ -1032,12 +1032,8 @@ class GenericWorkflowEngine:
                     finally:
                         if after_callbacks is not None:
                             after_callbacks(obj, self)
-                except _RunSuperseded:
-                    raise
                 except Exception:
-                    if self._run_token is not run_token:
-                        raise
-                    if self._handle_transition(obj, callbacks, factory):
+                    if self._handle_transition(obj, callbacks, factory, run_token):
                         break
                     continue
                 if after_object is not None:
@@ -1122,12 +1118,8 @@ class GenericWorkflowEngine:
                         )
                 else:
                     self._run_program(program, obj, run_token, -1, 0, None, False)
-            except _RunSuperseded:
-                raise
             except Exception:
-                if self._run_token is not run_token:
-                    raise
-                if self._handle_transition(obj, callbacks, factory):
+                if self._handle_transition(obj, callbacks, factory, run_token):
                     break
                 continue
             state.callback_pos = [0]
@@ -1144,12 +1136,17 @@ class GenericWorkflowEngine:
         self._program_checked = (definition, list(definition), run_token)
         return program
 
-    def _handle_transition(self, obj: Any, callbacks: Any, factory: Any) -> bool:
+    def _handle_transition(
+        self, obj: Any, callbacks: Any, factory: Any, run_token: object
+    ) -> bool:
         """Run the transition action for the exception being handled.
 
         Returns whether to leave the object loop. The action may also
-        re-raise, which leaves :meth:`process`.
+        re-raise, which leaves :meth:`process`. An exception from a new run
+        that a task started has been handled there: it goes on up as it is.
         """
+        if self._run_token is not run_token:
+            raise  # the exception the calling except clause is handling
         exc_info = sys.exc_info()
         try:
             # Read here rather than before the loop: most runs raise nothing,
