@@ -390,3 +390,17 @@ def test_resuming_inside_or_past_a_block_goes_on_as_the_hooked_loop(callback_pos
         )
         outcomes[-1] += (log,)
     assert outcomes[0] == outcomes[1]
+
+
+@pytest.mark.parametrize(
+    ("offset", "end"), [(-9, [2]), (1, [2]), (2, [2]), (3, [3]), (9, [3])]
+)
+def test_a_jump_past_the_end_of_the_definition_leaves_the_clamped_position(offset, end):
+    # [a, jump, c]: a jump lands at most one past the end, so callback_pos
+    # ends at most at the definition's size.
+    for engine_class in ENGINE_PAIRS[1]:
+        eng = engine_class()
+        body = [_named("a", []), _once(_jumping(offset)), _named("c", [])]
+        eng.callbacks.replace(body)
+        eng.process([{"id": 0}])
+        assert eng.extra_data["trace"][-1] == ["end", end]

@@ -79,6 +79,21 @@ class _ControlTask:
         return f"<function {self.__qualname__} at {id(self):#x}>"
 
 
+def clamp_jump(index: int, size: int) -> int:
+    """Keep the index a jump lands on within ``[0, size + 1]``.
+
+    A task at ``index`` jumping ``step`` lands on ``index + step``: ``1`` is
+    the next task and ``0`` the same one again. A jump before the first task
+    starts the block again; one past the end ends it. Both of the engine's
+    task loops follow this rule.
+    """
+    if index < 0:
+        return 0
+    if index > size + 1:
+        return size + 1
+    return index
+
+
 class _Same:
     """Stands in a snapshot for an item whose ``==`` is not identity.
 
@@ -235,7 +250,7 @@ class Program:
         target = index + step
         if 0 <= target < level.size:
             return level.entries[target]
-        target = min(max(target, 0), level.size + 1)
+        target = clamp_jump(target, level.size)
         if target < level.size:
             return level.entries[target]
         return level.entries[-1] if level.depth else (end, target)

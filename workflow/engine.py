@@ -30,6 +30,7 @@ from ._program import SEGMENT as _SEGMENT
 from ._program import TASK as _TASK
 from ._program import TEST as _TEST
 from ._program import _ControlTask as _ControlTask
+from ._program import clamp_jump as _clamp_jump
 from .deprecation import deprecated
 from .errors import (
     AbortProcessing,
@@ -637,20 +638,6 @@ _NO_TASK_HOOKS = (
     False,
 )
 """The per-task hooks of the general loop when none is needed."""
-
-
-def _clamp_jump(index: int, size: int) -> int:
-    """Keep the index a jump lands on within ``[0, size + 1]``.
-
-    A task at ``index`` jumping ``step`` lands on ``index + step``: ``1`` is
-    the next task and ``0`` the same one again. A jump before the first task
-    starts the block again; one past the end ends it.
-    """
-    if index < 0:
-        return 0
-    if index > size + 1:
-        return size + 1
-    return index
 
 
 # --------------------------------------------------------------------------
