@@ -293,7 +293,7 @@ def test_a_pickled_engine_leaves_out_what_its_lean_loop_rebuilds():
     eng.process([{"n": 0}])
     assert eng._segment is not None
     state = eng.__getstate__()
-    for name in ("_program", "_program_checked", "_programs", "_segment"):
+    for name in ("_program_checked", "_programs", "_segment"):
         assert name not in state
     copy_of_engine = pickle.loads(pickle.dumps(eng))
     copy_of_engine.process([{"n": 0}])

@@ -666,10 +666,11 @@ class GenericWorkflowEngine:
     # Private run state, read from the class until a run sets it (an engine
     # is often made for a single run: each store here would cost it).
     _run_token: object | None = None
-    _task_hooks: tuple[Any, Any, bool] = ()  # type: ignore[assignment]
+    _task_hooks: tuple[Any, Any, bool] = _NO_TASK_HOOKS
     # The compiled definitions and the tasks the lean loop is iterating.
-    _program: Program | None = None
-    _program_checked: tuple[Any, list[Any], object] | None = None
+    # _program_checked: the program the general loop last used, with the
+    # definition list, the copy of its top level and the run it was checked in.
+    _program_checked: tuple[Program, Any, list[Any], object] | None = None
     _programs: dict[int, Program] | None = None
     _segment: Iterator[Any] | None = None
 
@@ -1117,12 +1118,6 @@ class GenericWorkflowEngine:
         else:
             after_processing(self, objects)
 
-    def _checked_program(self, definition: Any, run_token: object) -> Program:
-        """The program of ``definition``, checked against it for this run."""
-        program = self._program = self._program_for(definition)
-        self._program_checked = (definition, list(definition), run_token)
-        return program
-
     def _handle_transition(
         self, obj: Any, callbacks: Any, factory: Any, run_token: object
     ) -> bool:
@@ -1268,17 +1263,20 @@ class GenericWorkflowEngine:
             self._task_hooks = _NO_TASK_HOOKS
             self._run_level_hooked(definition, obj, depth, run_token)
             return
-        program = self._program
-        if program is not None:
-            checked, checked_top, checked_run = self._program_checked
+        checked = self._program_checked
         if (
-            program is None
-            or checked_run is not run_token
-            or definition is not checked
-            or definition != checked_top
+            checked is None
+            or checked[3] is not run_token
+            or definition is not checked[1]
+            or definition != checked[2]
         ):
-            program = self._checked_program(definition, run_token)
-        self._run_program(program, obj, run_token, -1, 0)
+            checked = self._program_checked = (
+                self._program_for(definition),
+                definition,
+                list(definition),
+                run_token,
+            )
+        self._run_program(checked[0], obj, run_token, -1, 0)
 
     def _run_program(
         self,
@@ -1596,7 +1594,7 @@ class GenericWorkflowEngine:
         )
 
 
-_RUN_CACHES = ("_program", "_program_checked", "_programs", "_segment")
+_RUN_CACHES = ("_program_checked", "_programs", "_segment")
 """Engine attributes that hold no state: compiled definitions and an iterator."""
 
 _PROGRAM_CACHE_SIZE = 64
