@@ -417,14 +417,6 @@ class Callbacks:
         leaves the old one in place.
         """
         items = self._cleaned(funcs)
-        cls = type(self)
-        if cls.clear is Callbacks.clear and cls.add is Callbacks.add:
-            # What clear() then the cleaned items' add() amount to.
-            if items:
-                self._definitions[key] = items
-            else:
-                self._definitions.pop(key, None)
-            return
         self.clear(key)
         self._add_cleaned(items, key)
 
