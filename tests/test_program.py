@@ -28,7 +28,13 @@ from workflow.engine import (
     ProcessingFactory,
 )
 from workflow.errors import WorkflowError
-from workflow.patterns.controlflow import CHOICE, IF_ELSE, TASK_JUMP_BWD, WHILE
+from workflow.patterns.controlflow import (
+    CHOICE,
+    IF_ELSE,
+    TASK_JUMP_BWD,
+    TASK_JUMP_FWD,
+    WHILE,
+)
 from workflow.utils import classproperty
 
 
@@ -404,3 +410,12 @@ def test_a_jump_past_the_end_of_the_definition_leaves_the_clamped_position(offse
         eng.callbacks.replace(body)
         eng.process([{"id": 0}])
         assert eng.extra_data["trace"][-1] == ["end", end]
+
+
+def test_a_loop_of_constant_jumps_compiles_and_is_left_in_place():
+    # TASK_JUMP_FWD(0) jumps to itself: going past it would never end.
+    work = _named("work", [])
+    program = Program([work, TASK_JUMP_FWD(0)])
+    assert [op[0] for op in program.ops] == [TASK, CONSTANT]
+    assert program.ops[0][5] == (1, 1)
+    assert program.ops[1][5] == (1, 1)
