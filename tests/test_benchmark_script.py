@@ -128,6 +128,29 @@ def test_ratio_workload_counts_every_task_call(
     assert (row[size_key], row["task_calls"]) == (size, size * calls_per_unit)
 
 
+def test_startup_reports_its_parts_per_engine_and_the_floor_ratio(report):
+    parts = report["workloads"]["startup"]["parts"]
+    names = ("create", "replace", "floor", "twin")
+    assert set(parts) == {f"{name}_ns_per_engine" for name in names} | {"floor_ratio"}
+    assert all(map(is_positive_number, parts.values())), parts
+    assert parts["floor_ratio"] == pytest.approx(
+        parts["floor_ns_per_engine"] / parts["twin_ns_per_engine"]
+    )
+
+
+@pytest.mark.parametrize(
+    ("part", "expected_calls"), [("create", 0), ("replace", 0), ("floor", 3)]
+)
+def test_startup_part_makes_its_task_calls(part, expected_calls):
+    sides = BENCH.startup_part_sides(4)
+    assert BENCH.count_calls(sides[part]) == 4 * expected_calls
+
+
+def test_startup_floor_makes_the_calls_of_the_twin():
+    sides = BENCH.startup_part_sides(4)
+    assert BENCH.count_calls(sides["floor"]) == BENCH.count_calls(sides["twin"])
+
+
 def test_nested_workload_counts_conditions_and_loop_rounds(report):
     # Per object: 5 tasks, the IF_ELSE condition, 2 (even) or 1 (odd) branch
     # tasks, 4 WHILE conditions and 3 rounds of 2 tasks.
@@ -192,6 +215,8 @@ def test_text_output_has_a_row_per_workload():
     first_words = [line.split(" ", 1)[0] for line in result.stdout.splitlines()]
     for word in ("Python", "CPU:", *RATIO_WORKLOADS, "storage:", "scale,"):
         assert word in first_words, word
+    assert "startup, ns per engine: the whole run " in result.stdout
+    assert "x the twin (" in result.stdout
 
 
 def test_profile_option_prints_a_profile_of_the_engine():
