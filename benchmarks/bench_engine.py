@@ -611,7 +611,8 @@ def flatness(
     elif flat:
         verdict = f"flat (changes {change / mean:+.0%} of the time per task)"
     else:
-        verdict = f"grows ({change / mean:+.0%} of the time per task)"
+        direction = "grows" if change > 0 else "falls"
+        verdict = f"{direction} ({change / mean:+.0%} of the time per task)"
     return {
         f"engine_slope_ns_per_{unit}": slope(xs, engine),
         f"twin_slope_ns_per_{unit}": slope(xs, twin),

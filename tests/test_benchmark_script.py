@@ -196,7 +196,37 @@ def test_scale_fit_reports_slopes_and_a_verdict(report, fit, unit):
     ]
     assert all(isinstance(value, float) and math.isfinite(value) for value in slopes)
     assert isinstance(result["flat"], bool)
-    assert result["verdict"].startswith("flat" if result["flat"] else "grows")
+    expected = ("flat",) if result["flat"] else ("grows", "falls")
+    assert result["verdict"].startswith(expected)
+
+
+def point(engine_ns: float, twin_ns: float, noise_ns: float) -> dict[str, float]:
+    return {
+        "engine_ns_per_task": engine_ns,
+        "twin_ns_per_task": twin_ns,
+        "engine_noise_ns_per_task": noise_ns,
+        "twin_noise_ns_per_task": 0.0,
+    }
+
+
+@pytest.mark.parametrize(
+    ("engines", "noise_ns", "expected"),
+    [
+        ((100.0, 101.0, 102.0), 5.0, (True, "flat (within noise)")),
+        ((100.0, 102.0, 104.0), 1.0, (True, "flat (changes +4% of the time per task)")),
+        ((100.0, 110.0, 120.0), 1.0, (False, "grows (+18% of the time per task)")),
+        ((120.0, 110.0, 100.0), 1.0, (False, "falls (-18% of the time per task)")),
+    ],
+)
+def test_flatness_judges_the_overhead_change_against_noise_and_tolerance(
+    engines, noise_ns, expected
+):
+    points = [point(engine_ns, 50.0, noise_ns) for engine_ns in engines]
+    result = BENCH.flatness(points, [0.0, 1.0, 2.0], "level")
+    assert (result["flat"], result["verdict"]) == expected
+    assert result["overhead_slope_ns_per_level"] == pytest.approx(
+        (engines[2] - engines[0]) / 2
+    )
 
 
 def test_scale_reports_engine_peak_memory_at_two_object_counts(report):
