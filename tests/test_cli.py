@@ -7,9 +7,12 @@ read back through :mod:`workflow.storage`.
 
 from __future__ import annotations
 
+import io
 import json
+import logging
 import os
 import re
+import runpy
 import select
 import shutil
 import signal
@@ -22,7 +25,7 @@ from pathlib import Path
 
 import pytest
 
-from workflow.cli import CommandError, load_definition, parse_data, read_data
+from workflow.cli import CommandError, load_definition, main, parse_data, read_data
 from workflow.errors import HaltProcessing
 from workflow.storage import (
     Registry,
@@ -333,6 +336,52 @@ def test_show_table_of_a_failed_workflow(work):
     )
 
 
+def test_show_names_the_exception_line_of_a_message_going_on_indented(work):
+    (work / "wordy.py").write_text(
+        "def explain(obj, eng):\n"
+        "    raise ValueError('bad grade\\n  see the grading rules')\n"
+        "\n"
+        "flow = [explain]\n"
+    )
+    uuid = started(work, "wordy:flow", "grades.json")
+    done = cli("show", uuid, cwd=work)
+    assert done.stdout.split("\n\n")[1] == (
+        "position  status   task         halt message  error\n"
+        "       0  ERROR    [0] explain  -             ValueError: bad grade\n"
+        "       1  INITIAL  -            -             -\n"
+        "       2  INITIAL  -            -             -\n"
+    )
+
+
+HALTED_WITHOUT_TASK_NAME = (
+    "position  status     task       halt message   error\n"
+    "       0  COMPLETED  -          -              -\n"
+    "       1  HALTED     [0, 1, 0]  grade 4 fails  -\n"
+    "       2  INITIAL    -          -              -\n"
+)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        # The saved position [0, 1, 0] now runs into a task, not a block.
+        lambda flows: flows.write_text(
+            FLOWS.replace(
+                "halting = [IF(failing_grade, [retake])]", "halting = [retake]"
+            )
+        ),
+        lambda flows: flows.unlink(),
+    ],
+    ids=["position-gone-from-the-definition", "definition-file-deleted"],
+)
+def test_show_prints_the_bare_position_when_it_names_no_task_any_more(work, change):
+    uuid = started(work, "flows.py:halting")
+    change(work / "flows.py")
+    done = cli("show", uuid, cwd=work)
+    assert (done.returncode, done.stderr) == (0, "")
+    assert done.stdout.split("\n\n")[1] == HALTED_WITHOUT_TASK_NAME
+
+
 # --------------------------------------------------------------------------
 # resume and restart
 
@@ -468,6 +517,54 @@ def test_progress_on_a_pipe_is_plain_lines(work):
     assert done.stdout.splitlines()[-3:-2] == [
         "progress: 5/5 done, halted: 0, errors: 0"
     ]
+
+
+def test_progress_counts_the_stored_workflow_not_engines_run_by_its_tasks(work):
+    (work / "nested.py").write_text(
+        "from workflow.engine import GenericWorkflowEngine\n"
+        "\n"
+        "def nothing(obj, eng):\n"
+        "    pass\n"
+        "\n"
+        "def spell(obj, eng):\n"
+        "    inner = GenericWorkflowEngine()\n"
+        "    inner.callbacks.replace([nothing])\n"
+        "    inner.process(list('abcde'))\n"
+        "\n"
+        "flow = [spell]\n"
+    )
+    done = cli("run", "nested:flow", "--data", "grades.json", cwd=work)
+    assert (done.returncode, done.stdout) == (
+        0,
+        "progress: 3/3 done, halted: 0, errors: 0\n"
+        f"uuid: {uuid_of(done.stdout)}\nstatus: COMPLETED\n",
+    )
+
+
+def test_progress_on_a_pipe_does_not_repeat_a_line_already_written(work):
+    # The receiver keeps the run going for longer than the two seconds
+    # between progress lines once every object is done: the final count is
+    # written by the periodic update, and not once more at the end.
+    (work / "slow_end.py").write_text(
+        "import time\n"
+        "\n"
+        "from workflow.signals import workflow_finished\n"
+        "\n"
+        "def nothing(obj, eng):\n"
+        "    pass\n"
+        "\n"
+        "def notify(sender, **kwargs):\n"
+        "    time.sleep(2.5)\n"
+        "\n"
+        "workflow_finished.connect(notify)\n"
+        "flow = [nothing]\n"
+    )
+    done = cli("run", "slow_end:flow", "--data", "grades.json", cwd=work)
+    assert (done.returncode, done.stdout) == (
+        0,
+        "progress: 3/3 done, halted: 0, errors: 0\n"
+        f"uuid: {uuid_of(done.stdout)}\nstatus: COMPLETED\n",
+    )
 
 
 # --------------------------------------------------------------------------
@@ -712,6 +809,20 @@ def test_an_unusable_database_is_one_line(work, url, message):
     assert done.stderr.count("\n") == 1
 
 
+def test_a_database_error_while_running_is_one_line(work):
+    cli("run", "flows:completing", cwd=work)
+    read_only = f"sqlite:///file:{work}/wf.db?mode=ro&uri=true"
+    done = cli("run", "flows:completing", "--data", "grades.json", "--db", read_only,
+               cwd=work, db=False)  # fmt: skip
+    assert (done.returncode, done.stdout, done.stderr) == (
+        1,
+        "",
+        "workflow: error: database error: (sqlite3.OperationalError) attempt to"
+        " write a readonly database\n",
+    )
+    assert len(stored(work)[0]) == 1
+
+
 def test_debug_shows_the_traceback(work):
     (work / "broken.py").write_text("flow = [1 / 0]\n")
     done = cli("run", "broken:flow", "--debug", cwd=work)
@@ -935,6 +1046,21 @@ def test_graph_of_a_workflow_whose_definition_is_not_importable(work):
     assert done.stderr.count("\n") == 1
 
 
+@pytest.mark.parametrize("command", ["resume", "restart"])
+def test_rerunning_a_workflow_whose_definition_is_not_importable(work, command):
+    uuid = store_registered_workflow(work)
+    done = cli(command, uuid, cwd=work)
+    assert (done.returncode, done.stdout) == (1, "")
+    assert done.stderr == (
+        "workflow: error: No workflow definition is registered under 'grading'."
+        " Registered: none. Register it with"
+        " workflow.storage.registry.register(name, definition) in a module every"
+        " process imports, or name it by import path ('package.module:attribute'"
+        " or 'path/to/file.py:attribute')\n"
+    )
+    assert [info.status.name for info in stored(work)[0]] == ["HALTED"]
+
+
 def test_show_shortens_long_halt_messages(work):
     uuid = started(work, "flows:long_halting", "grades.json")
     done = cli("show", uuid, cwd=work)
@@ -969,3 +1095,80 @@ def test_without_sqlalchemy_the_database_commands_say_what_to_install(
 def test_without_sqlalchemy_a_definition_is_still_drawn(work, without_sqlalchemy):
     done = cli("graph", "flows:halting", cwd=work, db=False, env=without_sqlalchemy)
     assert (done.returncode, done.stdout) == (0, GRAPH_OF_HALTING)
+
+
+LAZY = """
+def __getattr__(name):
+    if name == "flow":
+        raise RuntimeError("the flow needs the grading service\\nstart it first")
+    raise AttributeError(name)
+"""
+
+
+@pytest.mark.parametrize("sqlalchemy", ["installed", "missing"])
+def test_an_unexpected_error_is_its_type_and_first_line(work, request, sqlalchemy):
+    # A module computing its attributes (PEP 562) may raise anything.
+    (work / "lazy.py").write_text(LAZY)
+    env = (
+        request.getfixturevalue("without_sqlalchemy")
+        if sqlalchemy == "missing"
+        else None
+    )
+    done = cli("graph", "lazy:flow", cwd=work, db=False, env=env)
+    assert (done.returncode, done.stdout, done.stderr) == (
+        1,
+        "",
+        "workflow: error: RuntimeError: the flow needs the grading service\n",
+    )
+
+
+# --------------------------------------------------------------------------
+# In-process: main() called as a function
+
+
+@pytest.fixture
+def workflow_logger():
+    """The ``workflow`` logger, its handlers, level and propagation restored after."""
+    logger = logging.getLogger("workflow")
+    saved = (list(logger.handlers), logger.level, logger.propagate)
+    yield logger
+    logger.handlers[:] = saved[0]
+    logger.setLevel(saved[1])
+    logger.propagate = saved[2]
+
+
+def test_importing_workflow_main_runs_no_command():
+    # Only `python -m workflow` runs the command line, not an import.
+    namespace = runpy.run_module("workflow.__main__", run_name="workflow.__main__")
+    assert namespace["main"] is main
+
+
+def test_main_writes_the_drawing_to_a_text_only_stdout(
+    work, workflow_logger, monkeypatch
+):
+    out = io.StringIO()
+    monkeypatch.setattr(sys, "stdout", out)
+    code = main(["graph", f"{work}/flows.py:halting"])
+    assert (code, out.getvalue()) == (0, GRAPH_OF_HALTING)
+
+
+def test_main_leaves_the_logging_an_application_set_up(
+    work, workflow_logger, monkeypatch
+):
+    messages = []
+
+    class Keep(logging.Handler):
+        def emit(self, record):
+            messages.append(record.getMessage())
+
+    handler = Keep()
+    workflow_logger.addHandler(handler)
+    monkeypatch.setattr(sys, "stdout", io.StringIO())
+    code = main(["run", f"{work}/flows.py:halting", "--data", f"{work}/grades.jsonl",
+                 "--db", f"sqlite:///{work}/wf.db"])  # fmt: skip
+    assert code == 3
+    assert (workflow_logger.handlers, workflow_logger.propagate) == ([handler], True)
+    assert messages == [
+        f"Workflow '{work}/flows.py:halting' halted at task retake with message:"
+        " grade 4 fails"
+    ]

@@ -216,6 +216,24 @@ def test_restart_after_a_halt_saves_on_and_records_completed():
     ]
 
 
+def stop_on_two(obj, eng):
+    if obj.id == 2:
+        eng.stop()
+
+
+def test_a_run_stopped_before_the_last_object_saves_the_workflow_halted():
+    eng, db_obj, log = make_engine([record, stop_on_two])
+    eng.process(db_obj.objects)
+    assert log == [
+        workflow_saved(WorkflowStatus.RUNNING),
+        running(1),
+        completed(1),
+        running(2),
+        workflow_saved(WorkflowStatus.HALTED),
+    ]
+    assert [obj.data for obj in db_obj.objects] == [["ran"], ["ran"], []]
+
+
 def test_an_error_saves_the_message_the_object_and_the_workflow():
     eng, db_obj, log = make_engine([record, fail_on_two])
     with pytest.raises(WorkflowError) as raised:
@@ -424,3 +442,14 @@ def test_an_enum_member_without_a_label_is_refused_at_definition():
 @pytest.mark.parametrize("member", list(WorkflowStatus) + list(ObjectStatus))
 def test_status_members_pickle_to_themselves(member):
     assert pickle.loads(pickle.dumps(member)) is member
+
+
+def test_an_enum_without_a_labels_mapping_refuses_its_members():
+    with pytest.raises(ValueError) as raised:
+
+        class Unlabelled(EnumLabel):
+            ONLY = 7
+
+    assert str(raised.value) == (
+        "Unlabelled.ONLY (value 7) has no label: add it to the class's `labels` mapping"
+    )

@@ -288,6 +288,34 @@ def test_start_with_unserializable_data_writes_nothing(store, data, where):
     assert row_counts(store) == (0, 0)
 
 
+UNSTORABLE_ADVICE = (
+    ": workflow data must be JSON values (dict with string keys, list, str, int,"
+    " float, bool, None); convert it before handing it over"
+)
+
+
+@pytest.mark.parametrize(
+    ("data", "found"),
+    [
+        # Finite floats, lists and dicts that can be stored are looked through.
+        ([[0.5, float("inf")]], "data[0][1] is inf, which JSON cannot hold"),
+        ([{"ok": [1, 2], "tags": {3}}], "data[0]['tags'] is set {3}"),
+        (
+            [{"nested": {"ok": 1}, "x": -float("inf")}],
+            "data[0]['x'] is -inf, which JSON cannot hold",
+        ),
+        ([{"id": 0}, (1, object)], "data[1][1] is type <class 'object'>"),
+        # The value's repr is cut at 60 characters.
+        ([{"blob": b"x" * 100}], "data[0]['blob'] is bytes b'" + "x" * 58),
+    ],
+)
+def test_unserializable_data_is_named_by_its_path(store, data, found):
+    with pytest.raises(UnserializableDataError) as raised:
+        start(REVIEW, data, store)
+    assert str(raised.value) == f"Cannot store {found}{UNSTORABLE_ADVICE}"
+    assert row_counts(store) == (0, 0)
+
+
 @pytest.mark.parametrize("call", [resume, restart, get_workflow, list_objects])
 def test_an_unknown_uuid_raises_not_found_and_writes_nothing(store, call):
     missing = str(uuid_module.uuid4())
@@ -365,6 +393,16 @@ def test_list_workflows_refuses_an_unknown_status(store):
     with pytest.raises(WorkflowAPIError) as raised:
         list_workflows(store, status="PAUSED")
     assert "Unknown workflow status 'PAUSED'" in str(raised.value)
+
+
+@pytest.mark.parametrize("status", [7, -1, True, 2.5])
+def test_list_workflows_refuses_a_value_that_is_no_status(store, status):
+    with pytest.raises(WorkflowAPIError) as raised:
+        list_workflows(store, status=status)
+    assert str(raised.value) == (
+        f"Unknown workflow status {status!r}; use a WorkflowStatus or one of"
+        " NEW, RUNNING, HALTED, ERROR, COMPLETED"
+    )
 
 
 def test_workflow_info_has_dates_and_serializes(store):

@@ -6,11 +6,15 @@ import uuid as uuid_module
 
 import pytest
 from sqlalchemy import event, func, select
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import OperationalError
 
+from workflow.engine import ProcessingFactory
 from workflow.engine_db import ObjectStatus, WorkflowStatus
 from workflow.errors import HaltProcessing, WorkflowAPIError
 from workflow.storage import (
     ObjectRecord,
+    StoredWorkflow,
     StoredWorkflowEngine,
     WorkflowBusyError,
     WorkflowNotFoundError,
@@ -21,6 +25,8 @@ from workflow.storage import (
     resume,
     start,
 )
+from workflow.storage.engine import StoredProcessingFactory
+from workflow.utils import classproperty
 
 from . import wfdefs
 
@@ -288,3 +294,285 @@ def test_a_failed_claim_releases_the_database_and_changes_nothing(store):
         WorkflowStatus.HALTED
     )
     assert resume(halted.uuid, store).status is WorkflowStatus.COMPLETED
+
+
+def halt_when_run_again(obj, eng):
+    if obj.data["id"] != 1 and obj.data["count"] > 1:
+        eng.halt("ran again")
+
+
+@pytest.mark.parametrize(
+    ("method", "offset", "workflow_status", "datas", "expected_statuses"),
+    [
+        # Object 1 is left completed as it was at the jump; object 2 is
+        # jumped over.
+        (
+            "jumpTokenForward",
+            2,
+            WorkflowStatus.COMPLETED,
+            [
+                {"id": 0, "count": 1, "done": True},
+                {"id": 1, "count": 1},
+                {"id": 2},
+                {"id": 3, "count": 1, "done": True},
+            ],
+            [C, C, N, C],
+        ),
+        # A jump of 0 runs object 1 again.
+        (
+            "jumpTokenForward",
+            0,
+            WorkflowStatus.COMPLETED,
+            [{"id": i, "count": 1 + (i == 1), "done": True} for i in range(4)],
+            [C, C, C, C],
+        ),
+        (
+            "jumpTokenBack",
+            0,
+            WorkflowStatus.COMPLETED,
+            [{"id": i, "count": 1 + (i == 1), "done": True} for i in range(4)],
+            [C, C, C, C],
+        ),
+        # A jump of -1 goes on with object 0 again, which halts there: object
+        # 1 is left completed as it was at the jump.
+        (
+            "jumpTokenBack",
+            -1,
+            WorkflowStatus.HALTED,
+            [{"id": 0, "count": 2, "done": True}, {"id": 1, "count": 1}]
+            + [{"id": 2}, {"id": 3}],
+            [H, C, N, N],
+        ),
+    ],
+)
+def test_a_deprecated_directional_jump_saves_the_object_completed_and_jumps(
+    store, method, offset, workflow_status, datas, expected_statuses
+):
+    name = f"directional-{uuid_module.uuid4()}"
+
+    def jump_once(obj, eng):
+        if obj.data["id"] == 1 and obj.data["count"] == 1:
+            getattr(eng, method)(offset)
+
+    registry.register(
+        name, [wfdefs.bump, jump_once, halt_when_run_again, wfdefs.finish]
+    )
+    with pytest.warns(DeprecationWarning):
+        result = start(name, [{"id": i} for i in range(4)], store)
+    assert result.status is workflow_status
+    objects = list_objects(result.uuid, store)
+    assert [info.data for info in objects] == datas
+    assert [info.status for info in objects] == expected_statuses
+
+
+def test_a_restart_called_by_a_task_runs_under_the_claim_of_the_outer_run(store):
+    name = f"inner-restart-{uuid_module.uuid4()}"
+
+    def restart_once(obj, eng):
+        obj.data.setdefault("log", []).append("r")
+        if obj.data["id"] == 1 and obj.data["log"].count("r") == 1:
+            eng.restart("current", "first")
+
+    registry.register(name, [wfdefs.note("a"), restart_once, wfdefs.note("c")])
+    eng = StoredWorkflowEngine.with_name(
+        name, store, data=[{"id": i} for i in range(3)]
+    )
+    eng.process()
+    assert [
+        (info.status, info.data["log"]) for info in list_objects(eng.uuid, store)
+    ] == [
+        (C, ["a", "r", "c"]),
+        (C, ["a", "r", "a", "r", "c"]),
+        (C, ["a", "r", "c"]),
+    ]
+    with store.session() as session:
+        record = session.get(WorkflowRecord, eng.uuid)
+        # Claimed once (version 0 to 1): the task's restart claimed nothing.
+        assert (record.status, record.version) == (WorkflowStatus.COMPLETED.value, 1)
+
+
+def test_process_runs_a_copy_of_its_own_object_list(store):
+    eng = StoredWorkflowEngine.with_name(REVIEW, store, data=[{"id": 0}, {"id": 1}])
+    eng.process(list(eng.database_objects))
+    assert eng.status is WorkflowStatus.COMPLETED
+    assert [info.data for info in list_objects(eng.uuid, store)] == [
+        {"id": 0, "count": 1, "done": True},
+        {"id": 1, "count": 1, "done": True},
+    ]
+
+
+def test_process_refuses_its_own_objects_in_another_order(store):
+    eng = StoredWorkflowEngine.with_name(REVIEW, store, data=[{"id": 0}, {"id": 1}])
+    with pytest.raises(WorkflowAPIError) as raised:
+        eng.process(list(reversed(eng.database_objects)))
+    assert str(raised.value) == (
+        "A stored workflow processes its own objects: call process() with no"
+        " objects (add new ones with add_objects() first)"
+    )
+    assert [info.status for info in list_objects(eng.uuid, store)] == [N, N]
+
+
+class Opaque:
+    def __repr__(self):
+        return "<Opaque 7>"
+
+
+def test_a_halt_payload_json_cannot_hold_is_saved_as_its_repr(store):
+    name = f"opaque-payload-{uuid_module.uuid4()}"
+    payload = {"when": Opaque()}
+
+    def ask(obj, eng):
+        eng.halt("look", action="approve", payload=payload)
+
+    registry.register(name, [ask])
+    eng = StoredWorkflowEngine.with_name(name, store, data=[7])
+    with pytest.raises(HaltProcessing) as raised:
+        eng.process()
+    # The caller still gets the payload itself; only the stored copy is text.
+    assert raised.value.payload is payload
+    assert eng.database_objects[0].halt_payload == "{'when': <Opaque 7>}"
+    with store.session() as session:
+        record = session.scalars(select(ObjectRecord)).one()
+        assert (
+            record.status,
+            record.halt_message,
+            record.halt_action,
+            record.halt_payload,
+        ) == (ObjectStatus.HALTED.value, "look", "approve", "{'when': <Opaque 7>}")
+
+
+def test_an_object_saved_outside_a_run_keeps_its_status_and_task_position(store):
+    halted = start(REVIEW, [{"id": 0, "review": True}, {"id": 1}], store)
+    eng = StoredWorkflowEngine.from_uuid(halted.uuid, store)
+    waiting = eng.database_objects[1]
+    waiting.data = {"id": 1, "note": "checked by hand"}
+    waiting.serialize()
+    waiting.save()
+    assert (waiting.status, waiting.callback_pos) == (N, [0])
+    info = list_objects(halted.uuid, store)[1]
+    assert (info.status, info.callback_pos, info.data) == (
+        N,
+        [0],
+        {"id": 1, "note": "checked by hand"},
+    )
+    loaded = StoredWorkflowEngine.from_uuid(halted.uuid, store)
+    assert (loaded.status, loaded.state.token_pos, loaded.state.callback_pos) == (
+        WorkflowStatus.HALTED,
+        0,
+        [1, 1, 0],
+    )
+
+
+def test_a_workflow_saved_outside_a_run_keeps_its_status_and_writes_extra_data(
+    store,
+):
+    halted = start(REVIEW, [{"id": 0, "review": True}], store)
+    eng = StoredWorkflowEngine.from_uuid(halted.uuid, store)
+    eng.extra_data["reviewer"] = "ann"
+    eng.save()
+    with store.session() as session:
+        record = session.get(WorkflowRecord, halted.uuid)
+        assert (
+            record.status,
+            record.extra_data,
+            record.token_pos,
+            record.callback_pos,
+            record.version,
+        ) == (WorkflowStatus.HALTED.value, {"reviewer": "ann"}, 0, [1, 1, 0], 1)
+
+
+def test_a_stored_workflow_without_an_engine_refuses_to_save(store):
+    db_obj = StoredWorkflow(store, "u-1", REVIEW, WorkflowStatus.NEW, "", 0, "{}")
+    with pytest.raises(WorkflowAPIError) as raised:
+        db_obj.save(WorkflowStatus.RUNNING)
+    assert str(raised.value) == (
+        "StoredWorkflow u-1 has no engine: build it through"
+        " StoredWorkflowEngine.with_name() or from_uuid()"
+    )
+    with store.session() as session:
+        assert session.scalar(select(func.count()).select_from(WorkflowRecord)) == 0
+
+
+def test_a_stored_object_repr_names_it_and_cuts_its_data(store):
+    eng = StoredWorkflowEngine.with_name(REVIEW, store, data=["x" * 100])
+    obj = eng.database_objects[0]
+    assert repr(obj) == (
+        f"<StoredObject {obj.id} position=0 status=INITIAL data='{'x' * 59}>"
+    )
+
+
+def test_a_stored_workflow_repr_names_it(store):
+    eng = StoredWorkflowEngine.with_name(REVIEW, store)
+    assert repr(eng.db_obj) == f"<StoredWorkflow {eng.uuid} {REVIEW!r} NEW>"
+
+
+class FactoryWithoutFinalSave(StoredProcessingFactory):
+    """Ends a run without saving the workflow (as a custom factory may)."""
+
+    @staticmethod
+    def after_processing(eng, objects):
+        ProcessingFactory.after_processing(eng, objects)
+
+
+class EngineWithoutFinalSave(StoredWorkflowEngine):
+    @classproperty
+    def processing_factory(cls):
+        return FactoryWithoutFinalSave
+
+
+def test_a_completion_still_staged_when_a_run_ends_is_committed(store):
+    eng = EngineWithoutFinalSave.with_name(REVIEW, store, data=[{"id": 0}, {"id": 1}])
+    eng.process()
+    assert [(info.status, info.data) for info in list_objects(eng.uuid, store)] == [
+        (C, {"id": 0, "count": 1, "done": True}),
+        (C, {"id": 1, "count": 1, "done": True}),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("failing_commit", "status_after"),
+    [
+        # The claim: nothing was written, the workflow is still HALTED.
+        (0, WorkflowStatus.HALTED),
+        # The save of the first object's start: the claim stands.
+        (2, WorkflowStatus.RUNNING),
+    ],
+)
+def test_a_rollback_that_fails_too_invalidates_the_connection(
+    store, monkeypatch, failing_commit, status_after
+):
+    halted = start(REVIEW, [{"id": 0, "review": True}, {"id": 1}], store)
+    eng = StoredWorkflowEngine.from_uuid(halted.uuid, store)
+    commits, failures, invalidated = [], [], []
+
+    def fail_one_commit(connection):
+        commits.append(connection)
+        if len(commits) == failing_commit + 1:
+            failures.append(OperationalError("commit", None, Exception("disk")))
+            raise failures[0]
+
+    def broken_rollback(connection):
+        raise OperationalError("rollback", None, Exception("connection lost"))
+
+    event.listen(store.engine, "commit", fail_one_commit)
+    event.listen(
+        store.engine,
+        "invalidate",
+        lambda dbapi_connection, record, exc: invalidated.append(exc),
+    )
+    monkeypatch.setattr(Connection, "rollback", broken_rollback)
+    with pytest.raises(OperationalError) as raised:
+        eng.resume()
+    monkeypatch.undo()
+    # The caller gets the commit's failure, not the rollback's; the broken
+    # connection is dropped from the pool.
+    assert raised.value is failures[0]
+    assert invalidated == [None]
+    assert StoredWorkflowEngine.from_uuid(halted.uuid, store).status is status_after
+    assert [info.status for info in list_objects(halted.uuid, store)] == [H, N]
+    result = resume(halted.uuid, store, force=status_after is WorkflowStatus.RUNNING)
+    assert result.status is WorkflowStatus.COMPLETED
+    assert [info.data for info in list_objects(halted.uuid, store)] == [
+        {"id": 0, "review": True, "count": 1, "done": True},
+        {"id": 1, "count": 1, "done": True},
+    ]

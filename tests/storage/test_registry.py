@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import pickle
 
 import pytest
@@ -130,6 +131,19 @@ def test_a_malformed_definition_is_refused(definition, problem):
     assert raised.value.workflow_name == "bad"
 
 
+def test_contains_tells_the_registered_and_imported_names():
+    registry = Registry()
+    registry.register("known", [task_a])
+    imported = "tests.storage.wfdefs:KEEP"
+    assert ("known" in registry, "unknown" in registry, imported in registry) == (
+        True,
+        False,
+        False,
+    )
+    registry.get(imported)
+    assert imported in registry
+
+
 @pytest.mark.parametrize("name", ["", None, 3])
 def test_a_name_must_be_a_non_empty_string(name):
     with pytest.raises(TypeError) as raised:
@@ -171,6 +185,30 @@ def test_a_different_structure_or_task_changes_the_fingerprint(first, second):
     assert fingerprint(first) != fingerprint(second)
 
 
+def test_a_partial_is_fingerprinted_by_its_function_not_its_arguments():
+    assert fingerprint([functools.partial(task_a, 1)]) == fingerprint(
+        [functools.partial(task_a, 2)]
+    )
+    assert fingerprint([functools.partial(task_a, 1)]) != fingerprint(
+        [functools.partial(task_b, 1)]
+    )
+
+
+def helper_caller(helper, unset=False):
+    def call_helper(obj, eng):
+        helper(obj, eng)
+
+    if unset:
+        del helper
+    return call_helper
+
+
+def test_an_unset_closure_variable_counts_as_no_value():
+    empty_cell = fingerprint([helper_caller(task_a, unset=True)])
+    assert empty_cell == fingerprint([helper_caller(1)])
+    assert empty_cell != fingerprint([helper_caller(task_a)])
+
+
 def test_a_fingerprint_is_a_sha256_hex_digest():
     value = fingerprint([task_a])
     assert len(value) == 64
@@ -207,4 +245,20 @@ def test_storage_errors_pickle_with_their_attributes(error, attributes):
     assert (str(copy), copy.message, copy.args) == (error.message,) * 2 + (
         (error.message,),
     )
+    assert {key: getattr(copy, key) for key in attributes} == attributes
+
+
+@pytest.mark.parametrize(
+    ("error", "attributes"),
+    [
+        (UnknownWorkflowError("no such name"), {"name": None}),
+        (
+            DefinitionChangedError("changed", "u-3"),
+            {"uuid": "u-3", "name": None},
+        ),
+    ],
+)
+def test_a_storage_error_given_fewer_values_sets_the_others_to_none(error, attributes):
+    assert {key: getattr(error, key) for key in attributes} == attributes
+    copy = pickle.loads(pickle.dumps(error))
     assert {key: getattr(copy, key) for key in attributes} == attributes

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import datetime
+
 import pytest
 from sqlalchemy import inspect, select
 
-from workflow.storage import WorkflowRecord, WorkflowStore
+from workflow.storage import ObjectRecord, WorkflowRecord, WorkflowStore
 
 
 @pytest.fixture
@@ -77,6 +79,44 @@ def test_a_new_record_gets_its_defaults(store):
             record.version,
         ) == (0, -1, [0], {}, 0)
         assert record.created.tzinfo is not None
+
+
+def test_a_naive_datetime_is_stored_as_utc_on_sqlite(sqlite_url):
+    # SQLite only: PostgreSQL takes a naive value in the session's time zone.
+    naive = datetime.datetime(2024, 1, 2, 12, 30)
+    with WorkflowStore(sqlite_url) as store:
+        store.create_all()
+        with store.session() as session:
+            session.add(
+                WorkflowRecord(uuid="naive", name="n", fingerprint="f", created=naive)
+            )
+        with store.session() as session:
+            created = session.get(WorkflowRecord, "naive").created
+    assert created == naive.replace(tzinfo=datetime.timezone.utc)
+    assert created.tzinfo is datetime.timezone.utc
+
+
+def test_a_workflow_record_repr_names_it_and_its_status(store):
+    store.create_all()
+    with store.session() as session:
+        session.add(make_record("kept"))
+    with store.session() as session:
+        assert repr(session.get(WorkflowRecord, "kept")) == (
+            "<WorkflowRecord kept 'n' status=0>"
+        )
+
+
+def test_an_object_record_repr_names_its_workflow_position_and_status(store):
+    store.create_all()
+    with store.session() as session:
+        session.add(make_record("kept"))
+        session.flush()
+        session.add(ObjectRecord(workflow_uuid="kept", position=3, data=1, status=2))
+    with store.session() as session:
+        record = session.scalars(select(ObjectRecord)).one()
+        assert repr(record) == (
+            f"<ObjectRecord {record.id} of kept position=3 status=2>"
+        )
 
 
 @pytest.mark.parametrize(
