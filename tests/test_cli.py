@@ -353,6 +353,64 @@ def test_show_names_the_exception_line_of_a_message_going_on_indented(work):
     )
 
 
+NEEDS_EXCEPTION_GROUP = pytest.mark.skipif(
+    sys.version_info < (3, 11), reason="ExceptionGroup is new in Python 3.11"
+)
+
+
+@pytest.mark.parametrize(
+    ("body", "error"),
+    [
+        pytest.param(
+            'raise ValueError("bad grade\\nsee the rules")',
+            "ValueError: bad grade",
+            id="multi-line-message",
+        ),
+        # The cause is printed first, without a traceback: it was never raised.
+        pytest.param(
+            'raise ValueError("bad grade") from KeyError("grade")',
+            "ValueError: bad grade",
+            id="cause-never-raised",
+        ),
+        pytest.param(
+            'raise ExceptionGroup("several grades", [ValueError("a"), KeyError("b")])',
+            "ExceptionGroup: several grades (2 sub-exceptions)",
+            marks=NEEDS_EXCEPTION_GROUP,
+            id="exception-group",
+        ),
+        pytest.param(
+            "try:\n"
+            '        raise ExceptionGroup("several grades", [ValueError("a")])\n'
+            "    except ExceptionGroup:\n"
+            '        raise RuntimeError("grading stopped")',
+            "RuntimeError: grading stopped",
+            marks=NEEDS_EXCEPTION_GROUP,
+            id="raised-while-handling-a-group",
+        ),
+        pytest.param(
+            "try:\n"
+            '        raise KeyError("grade")\n'
+            "    except KeyError:\n"
+            '        raise ExceptionGroup("several grades", [ValueError("a")])',
+            "ExceptionGroup: several grades (1 sub-exception)",
+            marks=NEEDS_EXCEPTION_GROUP,
+            id="group-raised-while-handling",
+        ),
+    ],
+)
+def test_show_names_the_exception_line_of_the_last_traceback(work, body, error):
+    (work / "wordy.py").write_text(
+        f"def explain(obj, eng):\n    {body}\n\nflow = [explain]\n"
+    )
+    (work / "one.json").write_text("[1]")
+    uuid = started(work, "wordy:flow", "one.json")
+    done = cli("show", uuid, cwd=work)
+    assert done.stdout.split("\n\n")[1] == (
+        "position  status  task         halt message  error\n"
+        f"       0  ERROR   [0] explain  -             {error}\n"
+    )
+
+
 HALTED_WITHOUT_TASK_NAME = (
     "position  status     task       halt message   error\n"
     "       0  COMPLETED  -          -              -\n"
@@ -1143,13 +1201,40 @@ def test_importing_workflow_main_runs_no_command():
     assert namespace["main"] is main
 
 
-def test_main_writes_the_drawing_to_a_text_only_stdout(
-    work, workflow_logger, monkeypatch
-):
+def test_main_writes_the_drawing_to_a_text_only_stdout(work, monkeypatch):
     out = io.StringIO()
     monkeypatch.setattr(sys, "stdout", out)
     code = main(["graph", f"{work}/flows.py:halting"])
     assert (code, out.getvalue()) == (0, GRAPH_OF_HALTING)
+
+
+PNG_TO_TEXT_REFUSED = (
+    "workflow: error: PNG output is binary and this output takes only text:"
+    " write it to a file with --output\n"
+)
+
+
+def test_main_refuses_png_to_a_text_only_stdout(work, capsys, monkeypatch):
+    out = io.StringIO()
+    monkeypatch.setattr(sys, "stdout", out)
+    code = main(["graph", f"{work}/flows.py:halting", "--format", "png"])
+    assert (code, out.getvalue(), capsys.readouterr().err) == (
+        1,
+        "",
+        PNG_TO_TEXT_REFUSED,
+    )
+
+
+def test_main_refuses_png_to_a_text_only_stdout_before_drawing(
+    work, capsys, monkeypatch
+):
+    # Without Graphviz, drawing would fail: the refusal comes first.
+    bare = work / "bin"
+    bare.mkdir()
+    monkeypatch.setenv("PATH", str(bare))
+    monkeypatch.setattr(sys, "stdout", io.StringIO())
+    code = main(["graph", f"{work}/flows.py:halting", "--format", "png"])
+    assert (code, capsys.readouterr().err) == (1, PNG_TO_TEXT_REFUSED)
 
 
 def test_main_leaves_the_logging_an_application_set_up(
@@ -1172,3 +1257,38 @@ def test_main_leaves_the_logging_an_application_set_up(
         f"Workflow '{work}/flows.py:halting' halted at task retake with message:"
         " grade 4 fails"
     ]
+
+
+COMPLETING_DEBUG_LOG = "".join(
+    "workflow.storage.engine.StoredWorkflowEngine: Running task nothing at [0]"
+    f" on object {number}\n"
+    for number in range(3)
+)
+
+
+def run_completing(work, *options):
+    """Run ``flows:completing`` over ``grades.json`` (3 objects) in-process."""
+    return main(["run", f"{work}/flows.py:completing", "--data", f"{work}/grades.json",
+                 "--db", f"sqlite:///{work}/wf.db", *options])  # fmt: skip
+
+
+def test_main_called_twice_with_debug_logs_each_line_once(work, capsys):
+    run_completing(work, "--debug")
+    capsys.readouterr()
+    code = run_completing(work, "--debug")
+    assert (code, capsys.readouterr().err) == (0, COMPLETING_DEBUG_LOG)
+
+
+def test_main_without_debug_after_a_call_with_debug_logs_nothing(work, capsys):
+    run_completing(work, "--debug")
+    capsys.readouterr()
+    code = run_completing(work)
+    assert (code, capsys.readouterr().err) == (0, "")
+
+
+@pytest.mark.parametrize("options", [[], ["--debug"]], ids=["plain", "debug"])
+def test_main_leaves_the_workflow_logger_as_it_found_it(work, options):
+    logger = logging.getLogger("workflow")
+    before = (list(logger.handlers), logger.level, logger.propagate)
+    run_completing(work, *options)
+    assert (list(logger.handlers), logger.level, logger.propagate) == before

@@ -699,6 +699,48 @@ def test_a_pattern_task_whose_closure_is_out_of_reach_is_drawn_by_its_name(
     assert to_mermaid(definition()) == expected
 
 
+def decorated(task):
+    """Wrap ``task`` as a :func:`functools.wraps` decorator does."""
+
+    @functools.wraps(task)
+    def run(obj, eng):
+        return task(obj, eng)
+
+    return run
+
+
+@pytest.mark.parametrize(
+    ("definition", "expected"),
+    [
+        (
+            lambda: [IF(decorated(CMP(score, 5, "<")), first)],
+            """\
+flowchart TD
+    wf_start(("Start"))
+    n0_0{"score #lt; 5"}
+    n0_1["first"]
+    wf_end(("End"))
+    wf_start --> n0_0
+    n0_0 -->|yes| n0_1
+    n0_0 -->|no| wf_end
+    n0_1 --> wf_end
+""",
+        ),
+        (
+            lambda: [decorated(SYNCHRONIZE(first, [second], third))],
+            EXPECTED["SYNCHRONIZE"][0],
+        ),
+        (
+            lambda: [decorated(PARALLEL_SPLIT(first, [second, third]))],
+            EXPECTED["PARALLEL_SPLIT"][0],
+        ),
+    ],
+    ids=["CMP", "SYNCHRONIZE", "PARALLEL_SPLIT"],
+)
+def test_a_decorated_pattern_task_is_drawn_as_the_task_it_wraps(definition, expected):
+    assert to_mermaid(definition()) == expected
+
+
 HALTED_MERMAID = """\
 flowchart TD
     wf_start(("Start"))

@@ -73,6 +73,11 @@ _STATUS_EXIT = {
 _RESTART_WORDS = ("prev", "current", "next", "first")
 _UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 _CELL_WIDTH = 60
+# The first line of a top-level traceback, and the margin of its lines.
+_TRACEBACK_HEADERS = {
+    "Traceback (most recent call last):": "",
+    "  + Exception Group Traceback (most recent call last):": "  | ",
+}
 
 
 class CommandError(Exception):
@@ -350,14 +355,25 @@ def _exception_line(exc: BaseException) -> str:
 
 
 def _error_summary(text: str | None) -> str:
-    """The line of a saved traceback that names the exception."""
+    """The line of a saved traceback that names the exception.
+
+    It is the first line past the frames of the last top-level traceback:
+    chained exceptions print theirs first, and an exception group prints
+    its own in a ``|`` margin, its sub-exceptions further in. Text that is
+    no traceback gives its first line.
+    """
     if not text:
         return "-"
-    lines = [line for line in text.strip().splitlines() if line.strip()]
-    if lines and lines[0].startswith("Traceback"):
-        for line in reversed(lines):
-            if not line.startswith((" ", "\t")):
-                return line
+    # Not stripped: an exception group's header starts with spaces.
+    lines = [line for line in text.splitlines() if line.strip()]
+    headers = [index for index, line in enumerate(lines) if line in _TRACEBACK_HEADERS]
+    if headers:
+        start = headers[-1]
+        margin = _TRACEBACK_HEADERS[lines[start]]
+        for line in lines[start + 1 :]:
+            rest = line[len(margin) :]
+            if line.startswith(margin) and rest[:1].strip():
+                return rest
     return lines[0] if lines else "-"
 
 
@@ -648,8 +664,14 @@ def _cmd_graph(args: argparse.Namespace, out: TextIO) -> int:
             store.dispose()
     else:
         tasks = load_definition(target)[1]
-    if args.format == "png" and args.output is None and out.isatty():
-        raise CommandError("PNG output is binary: write it to a file with --output")
+    if args.format == "png" and args.output is None:
+        if out.isatty():
+            raise CommandError("PNG output is binary: write it to a file with --output")
+        if getattr(out, "buffer", None) is None:
+            raise CommandError(
+                "PNG output is binary and this output takes only text: write it"
+                " to a file with --output"
+            )
     try:
         drawing = graph.render(tasks, args.format, args.output, highlight=highlight)
     except graph.GraphvizNotFoundError as exc:
@@ -840,44 +862,67 @@ def _storage_error_message(exc: BaseException) -> str | None:
     return None
 
 
+@contextmanager
+def _command_logging(debug: bool) -> Iterator[None]:
+    """Set up the ``workflow`` logger for one command, and restore it after.
+
+    An application calling :func:`main` keeps its own logging, and one call
+    does not change what the next one logs.
+    """
+    logger = logging.getLogger("workflow")
+    level, propagate = logger.level, logger.propagate
+    handler: logging.Handler | None = None
+    if debug:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(name)s: %(message)s"))
+        logger.setLevel(logging.DEBUG)
+    elif not logger.handlers:
+        # The engine logs halts and errors itself; the command reports them.
+        handler = logging.NullHandler()
+        logger.propagate = False
+    if handler is not None:
+        logger.addHandler(handler)
+    try:
+        yield
+    finally:
+        if handler is not None:
+            logger.removeHandler(handler)
+        logger.setLevel(level)
+        logger.propagate = propagate
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``workflow`` command line and return its exit status.
+
+    The ``workflow`` logger's handlers, level and propagation are set for
+    the command and restored when it returns.
 
     :param argv: the arguments (default: ``sys.argv[1:]``).
     """
     parser = build_parser()
     args = parser.parse_args(argv)
-    workflow_logger = logging.getLogger("workflow")
-    if args.debug:
-        handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter("%(name)s: %(message)s"))
-        workflow_logger.addHandler(handler)
-        workflow_logger.setLevel(logging.DEBUG)
-    elif not workflow_logger.handlers:
-        # The engine logs halts and errors itself; the command reports them.
-        workflow_logger.addHandler(logging.NullHandler())
-        workflow_logger.propagate = False
-    out = sys.stdout
-    try:
-        return int(args.handler(args, out))
-    except KeyboardInterrupt:
-        sys.stderr.write(
-            "workflow: interrupted; a workflow left RUNNING can be taken over"
-            " with `workflow resume --force UUID`\n"
-        )
-        return 130
-    except Exception as exc:
-        if args.debug:
-            traceback.print_exc()
-        message = _storage_error_message(exc)
-        if message is None:
-            if isinstance(exc, CommandError):
-                message = str(exc)
-            elif _database_error(exc):
-                message = f"database error: {_first_line(exc)}"
-            elif isinstance(exc, WorkflowAPIError):
-                message = _first_line(exc)
-            else:
-                message = _exception_line(exc)
-        sys.stderr.write(f"workflow: error: {message}\n")
-        return EXIT_FAILURE
+    with _command_logging(args.debug):
+        out = sys.stdout
+        try:
+            return int(args.handler(args, out))
+        except KeyboardInterrupt:
+            sys.stderr.write(
+                "workflow: interrupted; a workflow left RUNNING can be taken over"
+                " with `workflow resume --force UUID`\n"
+            )
+            return 130
+        except Exception as exc:
+            if args.debug:
+                traceback.print_exc()
+            message = _storage_error_message(exc)
+            if message is None:
+                if isinstance(exc, CommandError):
+                    message = str(exc)
+                elif _database_error(exc):
+                    message = f"database error: {_first_line(exc)}"
+                elif isinstance(exc, WorkflowAPIError):
+                    message = _first_line(exc)
+                else:
+                    message = _exception_line(exc)
+            sys.stderr.write(f"workflow: error: {message}\n")
+            return EXIT_FAILURE

@@ -15,10 +15,12 @@ control flow they implement:
   task, hence the dashed ``resume`` edge after ``HALT``).
 
 Pattern tasks are recognised by the factory name at the start of their
-``__qualname__`` (``IF_ELSE.<locals>.…``); anything else callable is an
-ordinary task. Node identifiers follow the task's position in the definition
-(``n0_1_2`` is the task at ``callback_pos == [0, 1, 2]``), so a saved
-position can be highlighted.
+``__qualname__`` (``IF_ELSE.<locals>.…``), and their details are read from
+the task they wrap (``__wrapped__``), so a :func:`functools.wraps`
+decorator around one is drawn as the task itself; anything else callable
+is an ordinary task. Node identifiers follow the task's position in the
+definition (``n0_1_2`` is the task at ``callback_pos == [0, 1, 2]``), so a
+saved position can be highlighted.
 
 Only the standard library is used; PNG and SVG need Graphviz's ``dot``
 program on ``PATH``.
@@ -26,6 +28,7 @@ program on ``PATH``.
 
 from __future__ import annotations
 
+import inspect
 import shutil
 import subprocess
 from collections.abc import Sequence
@@ -139,10 +142,12 @@ def _factory_name(task: Any) -> str | None:
 def _closure_vars(task: Any) -> dict[str, Any]:
     """Return the variables a pattern task closes over, by name.
 
-    Control tasks keep their closure on ``task.decide``; empty cells are
-    left out.
+    The closure is read from the function ``task`` wraps, if it says so
+    with ``__wrapped__``: a control task wraps its ``decide`` function, and
+    a :func:`functools.wraps` decorator the task it decorates. Empty cells
+    are left out.
     """
-    function = getattr(task, "decide", task)
+    function = inspect.unwrap(task)
     code = getattr(function, "__code__", None)
     cells = getattr(function, "__closure__", None)
     if code is None or not cells:
