@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import uuid as uuid_module
 
 import pytest
@@ -16,6 +17,7 @@ from workflow.storage import (
     ObjectRecord,
     StoredWorkflow,
     StoredWorkflowEngine,
+    UnserializableDataError,
     WorkflowBusyError,
     WorkflowNotFoundError,
     WorkflowRecord,
@@ -31,6 +33,7 @@ from workflow.utils import classproperty
 from . import wfdefs
 
 REVIEW = "tests.storage.wfdefs:REVIEW"
+KEEP = "tests.storage.wfdefs:KEEP"
 
 
 @pytest.fixture
@@ -576,3 +579,236 @@ def test_a_rollback_that_fails_too_invalidates_the_connection(
         {"id": 0, "review": True, "count": 1, "done": True},
         {"id": 1, "count": 1, "done": True},
     ]
+
+
+@pytest.mark.parametrize(
+    ("method", "offset", "refusal"),
+    [
+        (
+            "jumpTokenForward",
+            -1,
+            "JumpTokenForward cannot jump backwards (offset -1);"
+            " use jump_token() with a negative offset",
+        ),
+        (
+            "jumpTokenBack",
+            1,
+            "JumpTokenBack cannot jump forwards (offset 1);"
+            " use jump_token() with a positive offset",
+        ),
+    ],
+    ids=["forward", "back"],
+)
+def test_a_deprecated_jump_in_the_wrong_direction_fails_the_object(
+    store, method, offset, refusal
+):
+    name = f"wrong-jump-{uuid_module.uuid4()}"
+
+    def jump_wrongly(obj, eng):
+        if obj.data == 1:
+            getattr(eng, method)(offset)
+
+    registry.register(name, [jump_wrongly])
+    with pytest.warns(DeprecationWarning):
+        result = start(name, [0, 1, 2], store)
+    shown = f"WorkflowError({refusal}, id_workflow=None, id_object=None, payload=None)"
+    assert (result.status, result.error) == (
+        WorkflowStatus.ERROR,
+        f"WorkflowError: {shown}",
+    )
+    with store.session() as session:
+        record = session.get(WorkflowRecord, result.uuid)
+        assert (record.status, record.token_pos, record.callback_pos) == (
+            WorkflowStatus.ERROR.value,
+            1,
+            [0],
+        )
+        assert [(row.status, row.callback_pos) for row in record.objects] == [
+            (C.value, [0]),
+            (ObjectStatus.ERROR.value, [0]),
+            (N.value, [0]),
+        ]
+        # The traceback saved with the object ends with the refusal.
+        assert record.objects[1].error_message.splitlines()[-1] == (
+            f"workflow.errors.WorkflowError: {shown}"
+        )
+
+
+def test_a_workflow_failed_by_a_wrong_direction_jump_resumes_after_the_jump(store):
+    name = f"wrong-jump-resume-{uuid_module.uuid4()}"
+
+    def jump_back_once(obj, eng):
+        obj.data["runs"] = obj.data.get("runs", 0) + 1
+        if obj.data["id"] == 1 and obj.data["runs"] == 1:
+            eng.jumpTokenForward(-1)
+
+    registry.register(name, [jump_back_once, wfdefs.finish])
+    with pytest.warns(DeprecationWarning):
+        failed = start(name, [{"id": i} for i in range(3)], store)
+    result = resume(failed.uuid, store)
+    assert result.status is WorkflowStatus.COMPLETED
+    assert [(info.status, info.data) for info in list_objects(failed.uuid, store)] == [
+        (C, {"id": 0, "runs": 1, "done": True}),
+        (C, {"id": 1, "runs": 1, "done": True}),
+        (C, {"id": 2, "runs": 1, "done": True}),
+    ]
+
+
+def test_an_object_saved_outside_a_run_writes_its_changed_data(store):
+    done = start(KEEP, [{"id": 0}, {"id": 1}], store)
+    eng = StoredWorkflowEngine.from_uuid(done.uuid, store)
+    eng.database_objects[1].data = {"id": 1, "note": "x"}
+    eng.database_objects[1].save()
+    with store.session() as session:
+        assert [
+            (row.position, row.data)
+            for row in session.scalars(select(ObjectRecord).order_by("position"))
+        ] == [(0, {"id": 0}), (1, {"id": 1, "note": "x"})]
+
+
+def test_an_object_saved_outside_a_run_with_unstorable_data_writes_nothing(store):
+    done = start(KEEP, [{"id": 0}], store)
+    eng = StoredWorkflowEngine.from_uuid(done.uuid, store)
+    obj = eng.database_objects[0]
+    obj.data = {"id": 0, "tags": {"a"}}
+    with pytest.raises(UnserializableDataError) as raised:
+        obj.save(status=ObjectStatus.HALTED)
+    assert str(raised.value) == (
+        "Cannot store object 0 data['tags'] is set {'a'}: workflow data must be"
+        " JSON values (dict with string keys, list, str, int, float, bool, None);"
+        " convert it before handing it over"
+    )
+    with store.session() as session:
+        row = session.scalars(select(ObjectRecord)).one()
+        assert (row.status, row.data) == (C.value, {"id": 0})
+
+
+def stored_rows(store):
+    with store.session() as session:
+        return (
+            session.scalars(select(WorkflowRecord)).all(),
+            session.scalars(select(ObjectRecord)).all(),
+        )
+
+
+def contains_itself_in_a_list():
+    value = [1]
+    value.append(value)
+    return [value]
+
+
+def contains_itself_in_a_dict():
+    value = {"id": 1}
+    value["me"] = value
+    return [{"id": 0}, value]
+
+
+def contains_itself_further_down():
+    value = {"items": [1]}
+    value["items"].append([value])
+    return [value]
+
+
+@pytest.mark.parametrize(
+    ("make_data", "path", "itself"),
+    [
+        (contains_itself_in_a_list, "data[0][1]", "data[0]"),
+        (contains_itself_in_a_dict, "data[1]['me']", "data[1]"),
+        (contains_itself_further_down, "data[0]['items'][1][0]", "data[0]"),
+    ],
+    ids=["list", "dict", "further-down"],
+)
+def test_data_that_contains_itself_is_refused_naming_where(
+    store, make_data, path, itself
+):
+    with pytest.raises(UnserializableDataError) as raised:
+        StoredWorkflowEngine.with_name(KEEP, store, data=make_data())
+    assert (str(raised.value), raised.value.path) == (
+        f"Cannot store {path}: it is {itself} itself (the value contains itself),"
+        " which JSON cannot hold; break the cycle before handing it over",
+        path,
+    )
+    assert stored_rows(store) == ([], [])
+
+
+def test_data_nested_too_deeply_is_refused_naming_where(store):
+    deep = []
+    for _ in range(10_000):
+        deep = [deep]
+    with pytest.raises(UnserializableDataError) as raised:
+        StoredWorkflowEngine.with_name(KEEP, store, data=[{"id": 0}, deep])
+    assert (str(raised.value), raised.value.path) == (
+        "Cannot store data[1]: it is nested too deeply to be converted to JSON"
+        " (beyond Python's recursion limit); flatten it before handing it over",
+        "data[1]",
+    )
+    assert stored_rows(store) == ([], [])
+
+
+JSON_ADVICE = (
+    ": workflow data must be JSON values (dict with string keys, list, str, int,"
+    " float, bool, None); convert it before handing it over"
+)
+
+
+@pytest.mark.parametrize(
+    ("data", "path", "key"),
+    [
+        ([{1: "int", "1": "str"}], "data[0]", "1 (int)"),
+        ([{"id": 0}, {"a": 1, None: 1}], "data[1]", "None (NoneType)"),
+        ([{"a": {True: 2}}], "data[0]['a']", "True (bool)"),
+        ([[{float("nan"): 1}]], "data[0][0]", "nan (float)"),
+    ],
+    ids=["int", "none", "bool", "nan"],
+)
+def test_a_dict_key_that_is_not_a_string_is_refused_naming_it(store, data, path, key):
+    with pytest.raises(UnserializableDataError) as raised:
+        StoredWorkflowEngine.with_name(KEEP, store, data=data)
+    assert (str(raised.value), raised.value.path) == (
+        f"Cannot store {path} has the key {key}, which is not a string{JSON_ADVICE}",
+        path,
+    )
+    assert stored_rows(store) == ([], [])
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "path"),
+    [
+        (
+            {"data": [{"id": 0}, {"a": {"when": datetime.date(2024, 1, 2)}}]},
+            "data[1]['a']['when']",
+        ),
+        ({"extra_data": {"x": [1, datetime.date(2024, 1, 2)]}}, "extra_data['x'][1]"),
+    ],
+    ids=["data", "extra_data"],
+)
+def test_the_path_of_an_unserializable_value_names_the_value_itself(
+    store, kwargs, path
+):
+    with pytest.raises(UnserializableDataError) as raised:
+        StoredWorkflowEngine.with_name(KEEP, store, **kwargs)
+    assert (str(raised.value), raised.value.path) == (
+        f"Cannot store {path} is date datetime.date(2024, 1, 2){JSON_ADVICE}",
+        path,
+    )
+    assert stored_rows(store) == ([], [])
+
+
+def test_a_halt_payload_that_contains_itself_is_saved_as_its_repr(store):
+    name = f"cyclic-payload-{uuid_module.uuid4()}"
+
+    def ask(obj, eng):
+        payload = [1]
+        payload.append(payload)
+        eng.halt("look", payload=payload)
+
+    registry.register(name, [ask])
+    result = start(name, [7], store)
+    assert (result.status, result.halted_message) == (WorkflowStatus.HALTED, "look")
+    with store.session() as session:
+        record = session.scalars(select(ObjectRecord)).one()
+        assert (record.status, record.halt_message, record.halt_payload) == (
+            ObjectStatus.HALTED.value,
+            "look",
+            "[1, [...]]",
+        )

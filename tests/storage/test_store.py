@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime
 
 import pytest
-from sqlalchemy import inspect, select
+from sqlalchemy import inspect, select, text
 
 from workflow.storage import ObjectRecord, WorkflowRecord, WorkflowStore
 
@@ -82,7 +82,6 @@ def test_a_new_record_gets_its_defaults(store):
 
 
 def test_a_naive_datetime_is_stored_as_utc_on_sqlite(sqlite_url):
-    # SQLite only: PostgreSQL takes a naive value in the session's time zone.
     naive = datetime.datetime(2024, 1, 2, 12, 30)
     with WorkflowStore(sqlite_url) as store:
         store.create_all()
@@ -94,6 +93,59 @@ def test_a_naive_datetime_is_stored_as_utc_on_sqlite(sqlite_url):
             created = session.get(WorkflowRecord, "naive").created
     assert created == naive.replace(tzinfo=datetime.timezone.utc)
     assert created.tzinfo is datetime.timezone.utc
+
+
+@pytest.fixture
+def paris_store(postgresql_url):
+    """A PostgreSQL store whose sessions use a time zone other than UTC."""
+    store = WorkflowStore(
+        postgresql_url, connect_args={"options": "-c timezone=Europe/Paris"}
+    )
+    store.create_all()
+    try:
+        yield store
+    finally:
+        store.dispose()
+
+
+@pytest.mark.postgresql
+def test_a_naive_datetime_is_stored_as_utc_whatever_the_session_time_zone(
+    paris_store,
+):
+    with paris_store.session() as session:
+        session.add(
+            WorkflowRecord(
+                uuid="naive",
+                name="n",
+                fingerprint="f",
+                created=datetime.datetime(2024, 1, 2, 12, 0),
+            )
+        )
+    with paris_store.engine.connect() as connection:
+        stored = connection.execute(
+            text(
+                "SELECT created AT TIME ZONE 'UTC' FROM workflow_workflow"
+                " WHERE uuid = 'naive'"
+            )
+        ).scalar_one()
+    assert stored == datetime.datetime(2024, 1, 2, 12, 0)
+
+
+@pytest.mark.postgresql
+def test_a_datetime_is_read_back_in_utc_whatever_the_session_time_zone(
+    paris_store,
+):
+    noon = datetime.datetime(2024, 1, 2, 12, 0, tzinfo=datetime.timezone.utc)
+    with paris_store.session() as session:
+        session.add(
+            WorkflowRecord(uuid="aware", name="n", fingerprint="f", created=noon)
+        )
+    with paris_store.session() as session:
+        created = session.get(WorkflowRecord, "aware").created
+    assert (created.isoformat(), created.tzinfo) == (
+        "2024-01-02T12:00:00+00:00",
+        datetime.timezone.utc,
+    )
 
 
 def test_a_workflow_record_repr_names_it_and_its_status(store):

@@ -28,6 +28,8 @@ up where another one left it:
 from __future__ import annotations
 
 import json
+import math
+import sys
 import uuid as uuid_module
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -82,33 +84,54 @@ _UPDATE_OBJECT = update(_OBJ).where(_OBJ.c.id == bindparam("o_id"))
 _RESTART_WORDS = ("prev", "current", "next", "first")
 
 
-def _reject(value: Any) -> Any:
-    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+_JSON_ADVICE = (
+    ": workflow data must be JSON values (dict with string keys, list, str, int,"
+    " float, bool, None); convert it before handing it over"
+)
 
 
-def _find_unserializable(value: Any, where: str) -> str | None:
-    """Return a description of the first value JSON cannot hold, if any."""
+def _find_unserializable(
+    value: Any, where: str, ancestors: dict[int, str]
+) -> tuple[str, str] | None:
+    """Return the path of the first value JSON cannot hold, and the error message.
+
+    :param ancestors: the paths of the containers that hold ``value``, by id.
+    :raises RecursionError: when ``value`` is nested too deeply.
+    """
     if value is None or isinstance(value, (str, bool, int)):
         return None
     if isinstance(value, float):
-        if value != value or value in (float("inf"), float("-inf")):
-            return f"{where} is {value!r}, which JSON cannot hold"
-        return None
-    if isinstance(value, (list, tuple)):
-        for index, item in enumerate(value):
-            found = _find_unserializable(item, f"{where}[{index}]")
+        if math.isfinite(value):
+            return None
+        return where, f"{where} is {value!r}, which JSON cannot hold{_JSON_ADVICE}"
+    if not isinstance(value, (list, tuple, dict)):
+        return where, f"{where} is {type(value).__name__} {value!r:.60}{_JSON_ADVICE}"
+    if id(value) in ancestors:
+        return where, (
+            f"{where}: it is {ancestors[id(value)]} itself (the value contains"
+            " itself), which JSON cannot hold; break the cycle before handing it"
+            " over"
+        )
+    ancestors[id(value)] = where
+    try:
+        is_dict = isinstance(value, dict)
+        for key, item in value.items() if is_dict else enumerate(value):
+            # json.dumps would turn 1, 1.5, True and None keys into strings,
+            # silently merging keys that collide ({1: ..., "1": ...}).
+            if is_dict and not isinstance(key, str):
+                return where, (
+                    f"{where} has the key {key!r} ({type(key).__name__}), which"
+                    f" is not a string{_JSON_ADVICE}"
+                )
+            # Plain values need no path (nor a call): most data is only those.
+            if item is None or isinstance(item, (str, bool, int)):
+                continue
+            found = _find_unserializable(item, f"{where}[{key!r}]", ancestors)
             if found:
                 return found
         return None
-    if isinstance(value, dict):
-        for key, item in value.items():
-            if not isinstance(key, (str, int, float, bool)) and key is not None:
-                return f"{where} has the key {key!r} ({type(key).__name__})"
-            found = _find_unserializable(item, f"{where}[{key!r}]")
-            if found:
-                return found
-        return None
-    return f"{where} is {type(value).__name__} {value!r:.60}"
+    finally:
+        del ancestors[id(value)]
 
 
 def to_json(value: Any, where: str) -> str:
@@ -117,25 +140,26 @@ def to_json(value: Any, where: str) -> str:
     :param value: the value to store.
     :param where: how to name the value in the error, e.g. ``"data[3]"``.
     :raises UnserializableDataError: naming the first value JSON cannot hold
-        (an object of another type, NaN or infinity, a key that is not a
-        string or number).
+        (an object of another type, NaN or infinity, a dict key that is not a
+        string, a value that contains itself), or the value nested too deeply,
+        with its path (e.g. ``data[3]['when']``) as ``path``.
     """
     try:
-        return json.dumps(
-            value,
-            allow_nan=False,
-            ensure_ascii=False,
-            separators=(",", ":"),
-            default=_reject,
-        )
-    except (TypeError, ValueError, RecursionError) as exc:
-        found = _find_unserializable(value, where) or f"{where}: {exc}"
+        found = _find_unserializable(value, where, {})
+        if found is None:
+            return json.dumps(
+                value, allow_nan=False, ensure_ascii=False, separators=(",", ":")
+            )
+    except RecursionError:
+        # The recursion's traceback would only bury the message.
         raise UnserializableDataError(
-            f"Cannot store {found}: workflow data must be JSON values (dict with"
-            " string keys, list, str, int, float, bool, None); convert it before"
-            " handing it over",
+            f"Cannot store {where}: it is nested too deeply to be converted to"
+            " JSON (beyond Python's recursion limit); flatten it before handing"
+            " it over",
             where,
-        ) from exc
+        ) from None
+    path, message = found
+    raise UnserializableDataError(f"Cannot store {message}", path)
 
 
 class StoredObject:
@@ -221,7 +245,9 @@ class StoredObject:
     ) -> None:
         """Commit the object's status, position and changed data.
 
-        The workflow's position is committed in the same transaction.
+        The workflow's position is committed in the same transaction. The
+        data are those of the last :meth:`serialize`, or serialized here when
+        none is pending.
 
         :param status: the new status, or ``None`` to keep it.
         :param callback_pos: the task position to keep, or ``None``.
@@ -229,6 +255,9 @@ class StoredObject:
             :class:`~workflow.engine_db.DbWorkflowEngine` protocol; a stored
             object always belongs to its own workflow.
         :raises WorkflowBusyError: when another process took the workflow over.
+        :raises UnserializableDataError: when ``data`` or ``extra_data`` holds
+            a non-JSON value; nothing is written then. A save as ERROR keeps
+            the data last stored instead.
         """
         values: dict[str, Any] = {"o_id": self.id, "modified": utcnow()}
         if status is not None:
@@ -247,6 +276,14 @@ class StoredObject:
             callback_pos = self._engine.state.callback_pos
         if callback_pos is not None:
             values["callback_pos"] = list(callback_pos)
+        if self._pending_json is None:
+            try:
+                self.serialize()
+            except UnserializableDataError:
+                # Recording a failure must not fail in turn: the failure may
+                # be this very data. The data last stored stay as they are.
+                if status is not ObjectStatus.ERROR:
+                    raise
         pending = self._pending_json
         if pending is not None:
             if pending[0] != self._saved_data_json:
@@ -401,18 +438,37 @@ class StoredTransitionActions(DbTransitionAction):
         TransitionActions.JumpToken(obj, eng, callbacks, exc_info)
 
     @staticmethod
+    def _jump_or_fail(
+        jump: Any, obj: Any, eng: Any, callbacks: Any, exc_info: Any
+    ) -> None:
+        # The generic handler refuses a jump in the wrong direction by raising
+        # WorkflowError itself, and the engine handles no exception raised by
+        # a handler: handle the refusal here as the task's error, so that the
+        # object and the workflow end ERROR as after any failing task.
+        try:
+            jump(obj, eng, callbacks, exc_info)
+        except WorkflowError:
+            eng.processing_factory.transition_exception_mapper.Exception(
+                obj, eng, callbacks, sys.exc_info()
+            )
+
+    @staticmethod
     def JumpTokenForward(obj: Any, eng: Any, callbacks: Any, exc_info: Any) -> None:
         """As :meth:`JumpToken`; a backward offset fails the object instead."""
         if exc_info[1].args[0] >= 0:
             StoredTransitionActions._leave_completed(obj, eng)
-        TransitionActions.JumpTokenForward(obj, eng, callbacks, exc_info)
+        StoredTransitionActions._jump_or_fail(
+            TransitionActions.JumpTokenForward, obj, eng, callbacks, exc_info
+        )
 
     @staticmethod
     def JumpTokenBack(obj: Any, eng: Any, callbacks: Any, exc_info: Any) -> None:
         """As :meth:`JumpToken`; a forward offset fails the object instead."""
         if exc_info[1].args[0] <= 0:
             StoredTransitionActions._leave_completed(obj, eng)
-        TransitionActions.JumpTokenBack(obj, eng, callbacks, exc_info)
+        StoredTransitionActions._jump_or_fail(
+            TransitionActions.JumpTokenBack, obj, eng, callbacks, exc_info
+        )
 
     @staticmethod
     def StopProcessing(obj: Any, eng: Any, callbacks: Any, exc_info: Any) -> None:
@@ -442,6 +498,17 @@ class StoredProcessingFactory(DbProcessingFactory):
         """As the parent; the run has left no object halted yet."""
         eng._left_halted = False
         DbProcessingFactory.before_processing(eng, objects)
+
+    @staticmethod
+    def before_object(eng: Any, objects: Any, obj: Any) -> None:
+        """As the parent, leaving the object's data to the save after its tasks.
+
+        Those are serialized after the tasks anyway, and any change since the
+        data were last stored is written then: serializing them here as well
+        would only cost time.
+        """
+        obj._pending_json = (obj._saved_data_json, obj._saved_extra_json)
+        DbProcessingFactory.before_object(eng, objects, obj)
 
     @staticmethod
     def after_processing(eng: Any, objects: Any) -> None:

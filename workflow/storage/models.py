@@ -57,27 +57,35 @@ def utcnow() -> datetime.datetime:
     return datetime.datetime.now(datetime.timezone.utc)
 
 
-class UTCDateTime(TypeDecorator):  # type: ignore[type-arg]
-    """A timestamp stored in UTC and always read back as an aware datetime.
+def _as_utc(value: datetime.datetime) -> datetime.datetime:
+    """Return ``value`` as an aware UTC datetime, taking a naive one as UTC."""
+    if value.tzinfo is None:
+        return value.replace(tzinfo=datetime.timezone.utc)
+    return value.astimezone(datetime.timezone.utc)
 
-    SQLite keeps no time zone, PostgreSQL does; this type makes both return
-    the same values.
+
+class UTCDateTime(TypeDecorator):  # type: ignore[type-arg]
+    """A timestamp stored in UTC and always read back as an aware UTC datetime.
+
+    A naive value is taken as UTC. SQLite keeps no time zone; PostgreSQL
+    takes naive values in, and returns every value in, the session's time
+    zone. This type makes both store and return the same values, whatever
+    that time zone.
     """
 
     impl = DateTime(timezone=True)
     cache_ok = True
 
     def process_bind_param(self, value: Any, dialect: Any) -> Any:
-        if value is not None and value.tzinfo is not None:
-            value = value.astimezone(datetime.timezone.utc)
-            if dialect.name == "sqlite":
-                value = value.replace(tzinfo=None)
+        if value is None:
+            return None
+        value = _as_utc(value)
+        if dialect.name == "sqlite":
+            value = value.replace(tzinfo=None)
         return value
 
     def process_result_value(self, value: Any, dialect: Any) -> Any:
-        if value is not None and value.tzinfo is None:
-            value = value.replace(tzinfo=datetime.timezone.utc)
-        return value
+        return None if value is None else _as_utc(value)
 
 
 class Base(DeclarativeBase):
