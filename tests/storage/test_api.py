@@ -501,3 +501,23 @@ def test_a_task_leaving_unserializable_data_fails_that_object(store):
     )
     assert statuses(result.uuid, store) == [C, E, N]
     assert datas(result.uuid, store) == [0, 1, 2]
+
+
+def test_a_task_leaving_unserializable_extra_data_fails_that_object(store):
+    name = f"unstorable-extra-{uuid_module.uuid4()}"
+
+    def note_then_store_a_set(obj, eng):
+        eng.extra_data["seen"] = obj.data
+        if obj.data == 1:
+            eng.extra_data["tags"] = {"a", "b"}
+
+    registry.register(name, [note_then_store_a_set])
+    result = start(name, [0, 1, 2], store)
+    assert result.status is WorkflowStatus.ERROR
+    assert result.error.startswith(
+        "UnserializableDataError: Cannot store engine extra_data['tags'] is set"
+    )
+    assert statuses(result.uuid, store) == [C, E, N]
+    with store.session() as session:
+        # The extra_data of the last save that could be stored.
+        assert session.get(WorkflowRecord, result.uuid).extra_data == {"seen": 0}

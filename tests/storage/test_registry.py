@@ -209,6 +209,25 @@ def test_an_unset_closure_variable_counts_as_no_value():
     assert empty_cell != fingerprint([helper_caller(task_a)])
 
 
+def closing_over(value):
+    def uses_value(obj, eng):
+        return value
+
+    return uses_value
+
+
+def self_containing_list():
+    loop = [task_a]
+    loop.append(loop)
+    return loop
+
+
+def test_a_list_that_contains_itself_in_a_closure_is_fingerprinted():
+    cyclic = fingerprint([closing_over(self_containing_list())])
+    assert cyclic == fingerprint([closing_over(self_containing_list())])
+    assert cyclic != fingerprint([closing_over([task_a, [task_a]])])
+
+
 def test_a_fingerprint_is_a_sha256_hex_digest():
     value = fingerprint([task_a])
     assert len(value) == 64

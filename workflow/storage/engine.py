@@ -987,7 +987,14 @@ class StoredWorkflowEngine(DbWorkflowEngine):
             values["callback_pos"] = list(state.callback_pos)
         if status is not None:
             values["status"] = status.value
-        extra_json = self._extra_json()
+        try:
+            extra_json = self._extra_json()
+        except UnserializableDataError:
+            if not _records_error(status, object_values):
+                raise
+            # Recording a failure must not fail in turn: the failure may be
+            # this very extra_data. The extra_data last stored stay as they are.
+            extra_json = db_obj._saved_extra_json
         if extra_json != db_obj._saved_extra_json:
             values["extra_data"] = dict(self.extra_data)
         if connection is None:
@@ -1023,6 +1030,16 @@ class StoredWorkflowEngine(DbWorkflowEngine):
             self._staged = []
             _roll_back(connection)
             raise
+
+
+def _records_error(status: Any, object_values: dict[str, Any] | None) -> bool:
+    """Whether a commit marks the workflow, or the object it writes, as ERROR."""
+    if status is WorkflowStatus.ERROR:
+        return True
+    return (
+        object_values is not None
+        and object_values.get("status") == ObjectStatus.ERROR.value
+    )
 
 
 def _roll_back(connection: Any) -> None:

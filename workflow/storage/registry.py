@@ -147,16 +147,25 @@ registry = Registry()
 
 
 def _describe_task(task: Any, ancestors: set[int], out: list[str]) -> None:
-    if isinstance(task, (list, tuple)):
-        out.append("[")
-        for item in task:
-            _describe_task(item, ancestors, out)
-        out.append("]")
-        return
     if id(task) in ancestors:
-        # A closure that refers back to a task being described (recursion).
+        # A closure that refers back to a task being described (recursion),
+        # or a list that contains itself.
         out.append("@")
         return
+    ancestors.add(id(task))
+    try:
+        if isinstance(task, (list, tuple)):
+            out.append("[")
+            for item in task:
+                _describe_task(item, ancestors, out)
+            out.append("]")
+        else:
+            _describe_callable(task, ancestors, out)
+    finally:
+        ancestors.discard(id(task))
+
+
+def _describe_callable(task: Any, ancestors: set[int], out: list[str]) -> None:
     # Control-flow patterns are closures (or wrappers around one): what they
     # run lives in their closure cells, so those are part of the structure.
     target: Callable[..., Any] = getattr(task, "__wrapped__", task)
@@ -166,7 +175,6 @@ def _describe_task(task: Any, ancestors: set[int], out: list[str]) -> None:
         target = type(target)
     out.append(f"{getattr(target, '__module__', '?')}.{target.__qualname__}")
     cells = getattr(target, "__closure__", None) or ()
-    ancestors.add(id(task))
     for cell in cells:
         try:
             value = cell.cell_contents
@@ -176,7 +184,6 @@ def _describe_task(task: Any, ancestors: set[int], out: list[str]) -> None:
             out.append("(")
             _describe_task(value, ancestors, out)
             out.append(")")
-    ancestors.discard(id(task))
 
 
 def fingerprint(definition: Any) -> str:
