@@ -503,6 +503,20 @@ def test_a_task_leaving_unserializable_data_fails_that_object(store):
     assert datas(result.uuid, store) == [0, 1, 2]
 
 
+def test_a_task_raising_workflow_error_is_reported_by_its_message(store):
+    name = f"workflow-error-{uuid_module.uuid4()}"
+
+    def refuse(obj, eng):
+        raise WorkflowError("grade missing", id_object=obj.id, payload={"a": 1})
+
+    registry.register(name, [refuse])
+    result = start(name, [0], store)
+    assert (result.status, result.error) == (
+        WorkflowStatus.ERROR,
+        "WorkflowError: grade missing",
+    )
+
+
 def test_a_task_leaving_unserializable_extra_data_fails_that_object(store):
     name = f"unstorable-extra-{uuid_module.uuid4()}"
 

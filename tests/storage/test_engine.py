@@ -614,7 +614,7 @@ def test_a_deprecated_jump_in_the_wrong_direction_fails_the_object(
     shown = f"WorkflowError({refusal}, id_workflow=None, id_object=None, payload=None)"
     assert (result.status, result.error) == (
         WorkflowStatus.ERROR,
-        f"WorkflowError: {shown}",
+        f"WorkflowError: {refusal}",
     )
     with store.session() as session:
         record = session.get(WorkflowRecord, result.uuid)

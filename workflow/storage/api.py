@@ -142,7 +142,9 @@ class ObjectInfo:
 
 def _error_line(error: BaseException) -> str:
     cause = error.__cause__ or error
-    text = str(cause).strip()
+    # A WorkflowError's str() lists its ids and payload too: its message is
+    # what says what went wrong.
+    text = str(cause.message if isinstance(cause, WorkflowError) else cause).strip()
     name = type(cause).__name__
     return f"{name}: {text.splitlines()[0]}" if text else name
 
