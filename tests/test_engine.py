@@ -5,6 +5,8 @@ from __future__ import annotations
 import functools
 import gc
 import logging
+import pickle
+from typing import Any
 
 import pytest
 
@@ -31,6 +33,7 @@ from workflow.engine import (
     _ControlTask,
 )
 from workflow.errors import HaltProcessing, WorkflowError
+from workflow.utils import classproperty
 
 engine_classes = pytest.mark.parametrize("engine_class", ENGINE_CLASSES, ids=ENGINE_IDS)
 
@@ -972,3 +975,194 @@ def test_a_task_error_leaves_no_reference_cycle():
             eng.process([object()])
 
     assert _cycles_left_by(run) == 0
+
+
+# --------------------------------------------------------------------------
+# Edge cases: task __eq__, restart then jump (hooked loop), pickling after a
+# run, iterables through __getitem__
+
+
+class _NoopEachMapper(ActionMapper):
+    @staticmethod
+    def before_each_callback(eng: Any, callback: Any, obj: Any) -> None:
+        """A no-op override: forces the hooked task loop."""
+
+
+class _HookedFactory(ProcessingFactory):
+    @classproperty
+    def action_mapper(cls) -> Any:
+        return _NoopEachMapper
+
+
+class NamedStep:
+    """A callable task class with an ordinary (type-assuming) ``__eq__``."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __call__(self, obj: Any, eng: Any) -> None:
+        trace_of(eng).append((obj, self.name))
+
+    def __eq__(self, other: Any) -> bool:
+        return self.name == other.name
+
+    def __hash__(self) -> int:
+        return hash(self.name)
+
+
+def test_lean_loop_runs_callable_tasks_with_their_own_eq_on_a_second_run():
+    # Checking the compiled program against the definition must never hand
+    # a task's __eq__ one of the engine's own objects.
+    steps = [NamedStep("a"), NamedStep("b")]
+    eng = GenericWorkflowEngine()
+    eng.callbacks.replace(steps)
+    eng.process([1])
+    eng.process([2])
+    assert trace_of(eng) == [(1, "a"), (1, "b"), (2, "a"), (2, "b")]
+
+
+def test_lean_loop_runs_a_nested_definition_of_callable_tasks_twice():
+    steps = [NamedStep("a"), [NamedStep("b")]]
+    eng = GenericWorkflowEngine()
+    eng.callbacks.replace(steps)
+    eng.process([1])
+    eng.process([2])
+    assert trace_of(eng) == [(1, "a"), (1, "b"), (2, "a"), (2, "b")]
+
+
+class _ObjectHookFactory(ProcessingFactory):
+    @staticmethod
+    def before_object(eng, objects, obj):
+        """Any object hook: the general object loop, still without task hooks."""
+
+
+class ObjectHookEngine(GenericWorkflowEngine):
+    @classproperty
+    def processing_factory(cls):
+        return _ObjectHookFactory
+
+
+def _replace_first_task(obj, eng):
+    trace_of(eng).append((obj, "replace"))
+    if obj == 1:
+        eng.callbacks.get("*")[0] = task("plain")
+
+
+@pytest.mark.parametrize(
+    "engine_class", [GenericWorkflowEngine, ObjectHookEngine], ids=["lean", "objects"]
+)
+def test_a_task_whose_eq_refuses_its_replacement_is_replaced_for_the_next_object(
+    engine_class,
+):
+    # NamedStep.__eq__ raises AttributeError on a plain function: the change
+    # is still noticed, and no error reaches the object.
+    eng = engine_class()
+    eng.callbacks.replace([NamedStep("a"), _replace_first_task])
+    eng.process([1, 2])
+    assert trace_of(eng) == [(1, "a"), (1, "replace"), (2, "plain"), (2, "replace")]
+
+
+class _CountingHookedFactory(_HookedFactory):
+    @staticmethod
+    def after_processing(eng: Any, objects: Any) -> None:
+        eng.extra_data["after_processing"] = (
+            eng.extra_data.get("after_processing", 0) + 1
+        )
+        ProcessingFactory.after_processing(eng, objects)
+
+
+class _CountingHookedEngine(GenericWorkflowEngine):
+    @classproperty
+    def processing_factory(cls) -> Any:
+        return _CountingHookedFactory
+
+
+def _restart_then(control: str):
+    def restarter(obj: Any, eng: Any) -> None:
+        trace_of(eng).append((obj, "restarter"))
+        if obj == 1 and not eng.extra_data.get("restarted"):
+            eng.extra_data["restarted"] = True
+            eng.restart("next", "first")
+            if control == "jump_call(1)":
+                eng.jump_call(1)
+            elif control == "jump_call(5)":
+                eng.jump_call(5)
+            else:
+                eng.break_current_loop()
+
+    restarter.__name__ = "restarter"
+    return restarter
+
+
+@pytest.mark.parametrize("control", ["jump_call(1)", "jump_call(5)", "break"])
+def test_hooked_restart_from_a_task_then_a_jump_ends_the_outer_run(control):
+    # The task's own restart finished the work: the jump or break after it
+    # must not let the outer run go on (SPEC 6.8).
+    eng = _CountingHookedEngine()
+    eng.callbacks.replace([task("a"), [_restart_then(control), task("c")], task("d")])
+    eng.process([1, 2])
+    assert trace_of(eng) == [
+        (1, "a"),
+        (1, "restarter"),
+        (2, "a"),
+        (2, "restarter"),
+        (2, "c"),
+        (2, "d"),
+    ]
+    assert eng.extra_data["after_processing"] == 1
+
+
+class _LambdaHookMapper(ActionMapper):
+    # A hook written inline: a lambda is not picklable by reference.
+    before_each_callback = staticmethod(lambda eng, callback, obj: None)
+
+
+class _LambdaHookFactory(ProcessingFactory):
+    @classproperty
+    def action_mapper(cls) -> Any:
+        return _LambdaHookMapper
+
+
+class LambdaHookEngine(GenericWorkflowEngine):
+    """A module-level engine (picklable) whose per-task hook is a lambda."""
+
+    @classproperty
+    def processing_factory(cls) -> Any:
+        return _LambdaHookFactory
+
+
+def _noop(obj: Any, eng: Any) -> None:
+    """A module-level (picklable) task."""
+
+
+def test_an_engine_that_pickles_before_a_run_still_pickles_after_it():
+    # The per-task hooks a run stores (a lambda here) are not pickled.
+    eng = LambdaHookEngine()
+    eng.callbacks.replace([_noop])
+    pickle.dumps(eng)
+    eng.process([1])
+    restored = pickle.loads(pickle.dumps(eng))
+    assert restored.state.token_pos == 0
+    assert "_task_hooks" not in vars(restored)
+
+
+class _OldStyleIterable:
+    """Iterable through the sequence protocol (__getitem__), as iter() allows."""
+
+    def __getitem__(self, index: int) -> str:
+        if index < 2:
+            return "AB"[index]
+        raise IndexError(index)
+
+
+@pytest.mark.parametrize(
+    "engine_class",
+    [GenericWorkflowEngine, ExecuteCallbackEngine],
+    ids=["lean", "hooked"],
+)
+def test_process_reads_an_iterable_that_only_has_getitem(engine_class):
+    eng = engine_class()
+    eng.callbacks.replace([task("t")])
+    eng.process(_OldStyleIterable())
+    assert eng.objects == ["A", "B"]
+    assert trace_of(eng) == [("A", "t"), ("B", "t")]

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import logging
 import pickle
+from typing import Any
 
 import pytest
 
 import workflow.signals
+from tests.helpers import task
 from workflow.engine import (
     ActionMapper,
     GenericWorkflowEngine,
@@ -453,3 +455,99 @@ def test_an_enum_without_a_labels_mapping_refuses_its_members():
     assert str(raised.value) == (
         "Unlabelled.ONLY (value 7) has no label: add it to the class's `labels` mapping"
     )
+
+
+# --------------------------------------------------------------------------
+# A definition not under '*', and the halt position handed to the object
+
+
+class _Obj:
+    """A minimal object for DbWorkflowEngine (section 8)."""
+
+    known_statuses = ObjectStatus
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+        self.status = ObjectStatus.INITIAL
+        self.saves: list[tuple[Any, Any, Any]] = []
+        self.callback_pos: Any = None
+        self.error = None
+
+    def save(self, status=None, callback_pos=None, id_workflow=None) -> None:
+        # Keep what we are handed, as an in-memory model (or an ORM attribute
+        # assigned before the flush) does.
+        self.saves.append((status, callback_pos, id_workflow))
+        if status is not None:
+            self.status = status
+        if callback_pos is not None:
+            self.callback_pos = callback_pos
+
+    def set_error_message(self, text: str) -> None:
+        self.error = text
+
+    def __repr__(self) -> str:
+        return f"_Obj({self.n})"
+
+
+class _DbObj:
+    name = "audit"
+    uuid = "uuid-1"
+    status = None
+
+    def __init__(self) -> None:
+        self.objects: list[Any] = []
+        self.saves: list[Any] = []
+
+    def save(self, status=None) -> None:
+        self.saves.append(status)
+
+
+class _KeyedDbEngine(DbWorkflowEngine):
+    """Chooses its definition under another key than '*' (SPEC 6.9)."""
+
+    def callback_chooser(self, obj: Any) -> Any:
+        return self.callbacks.get("grades")
+
+
+def test_db_halt_with_a_definition_not_under_star_reaches_the_caller_as_a_halt():
+    # The halt's log line names eng.current_taskname, which reads '*'.
+    halted: list[Any] = []
+
+    def receiver(sender: Any, **kwargs: Any) -> None:
+        halted.append(sender)
+
+    workflow.signals.workflow_halted.connect(receiver)
+    try:
+        eng = _KeyedDbEngine(_DbObj())
+        eng.callbacks.replace([lambda obj, eng: eng.halt("needs review")], "grades")
+        obj = _Obj(0)
+        with pytest.raises(HaltProcessing):
+            eng.process([obj])
+    finally:
+        workflow.signals.workflow_halted.disconnect(receiver)
+    assert obj.status is ObjectStatus.HALTED
+    assert eng.db_obj.saves == [WorkflowStatus.RUNNING, WorkflowStatus.HALTED]
+    assert halted == [eng]
+
+
+@pytest.mark.parametrize("engine_class", [DbWorkflowEngine], ids=["db"])
+def test_saved_halt_position_is_not_changed_by_the_restart(engine_class):
+    # The object keeps the list it is given, as an ORM attribute does: the
+    # engine must hand over a copy, not the list it goes on changing.
+    eng = engine_class(_DbObj())
+
+    def halt_once(obj: Any, eng: Any) -> None:
+        if not eng.extra_data.get("halted"):
+            eng.extra_data["halted"] = True
+            eng.halt("wait")
+
+    eng.callbacks.replace([task("a"), [task("b"), halt_once, task("c")], task("d")])
+    obj = _Obj(0)
+    with pytest.raises(HaltProcessing):
+        eng.process([obj])
+    assert obj.callback_pos == [1, 1]
+    eng.restart("current", "next")
+    assert obj.status is ObjectStatus.COMPLETED
+    halted_saves = [s for s in obj.saves if s[0] is ObjectStatus.HALTED]
+    assert halted_saves == [(ObjectStatus.HALTED, [1, 1], "uuid-1")]
+    assert obj.callback_pos == [1, 1]

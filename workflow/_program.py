@@ -255,6 +255,19 @@ class Program:
             return level.entries[target]
         return level.entries[-1] if level.depth else (end, target)
 
+    def compiled_from(self, definition: Any) -> bool:
+        """Whether ``definition`` still has the structure and items compiled here.
+
+        The snapshot is compared from its side, so its stand-ins decide for
+        the items whose ``==`` is not identity and no task's ``__eq__`` is
+        called with one of them. An item whose ``__eq__`` raises on what it
+        is compared with counts as a change.
+        """
+        try:
+            return self.snapshot == definition
+        except Exception:
+            return False
+
     def _lay_out(
         self, items: Any, depth: int, prefix: tuple[int, ...]
     ) -> tuple[Level, Any]:

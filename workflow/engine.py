@@ -745,9 +745,13 @@ class GenericWorkflowEngine:
     def current_taskname(self) -> str | None:
         """Name of the task at ``callback_pos`` (``str()`` of a block there).
 
-        ``None`` when the position points past the definition.
+        ``None`` when the position points past the definition, or when no
+        definition is stored under ``'*'``.
         """
-        node: Any = self.callbacks.get("*")
+        try:
+            node: Any = self.callbacks.get("*")
+        except KeyError:
+            return None
         try:
             for index in self.state.callback_pos:
                 node = node[index]
@@ -871,16 +875,22 @@ class GenericWorkflowEngine:
 
         ``process`` takes a list that is not empty as it is, without this.
         """
-        if isinstance(objects, (str, bytes)) or not isinstance(
-            objects, collections.abc.Iterable
-        ):
+        iterator = None
+        if not isinstance(objects, (str, bytes)):
+            # iter() rather than an Iterable check: it also takes objects
+            # that iterate through __getitem__ only.
+            try:
+                iterator = iter(objects)
+            except TypeError:
+                iterator = None
+        if iterator is None:
             raise WorkflowError(
                 f"process() needs a list of objects; got {type(objects).__name__}"
                 f" {objects!r:.80}, which is not an iterable of objects"
                 " (wrap a single object in a list: [obj])"
             )
         if not isinstance(objects, collections.abc.Sequence):
-            objects = list(objects)
+            objects = list(iterator)
         if not len(objects):
             self._warn_empty_objects()
         return objects
@@ -1055,11 +1065,16 @@ class GenericWorkflowEngine:
                 state.callback_pos = [0]
                 continue
             try:
-                if (
-                    program is None
-                    or callbacks is not checked
-                    or callbacks != checked_top
-                ):
+                if program is None or callbacks is not checked:
+                    stale = True
+                else:
+                    try:
+                        stale = callbacks != checked_top
+                    except Exception:
+                        # A task's own __eq__ refusing the item now in its
+                        # place: the definition changed.
+                        stale = True
+                if stale:
                     program = self._program_for(callbacks)
                     checked = callbacks
                     checked_top = list(callbacks)
@@ -1196,7 +1211,7 @@ class GenericWorkflowEngine:
             if programs is None:
                 programs = self._programs = {}
             program = programs.get(id(definition))
-        if program is not None and definition == program.snapshot:
+        if program is not None and program.compiled_from(definition):
             return program
         program = Program(definition)
         if key is not None:
@@ -1260,8 +1275,15 @@ class GenericWorkflowEngine:
             checked is None
             or checked[3] is not run_token
             or definition is not checked[1]
-            or definition != checked[2]
         ):
+            stale = True
+        else:
+            try:
+                stale = definition != checked[2]
+            except Exception:
+                # A task's own __eq__ refusing the item now in its place.
+                stale = True
+        if stale:
             checked = self._program_checked = (
                 self._program_for(definition),
                 definition,
@@ -1384,18 +1406,25 @@ class GenericWorkflowEngine:
                     self.state.token_pos,
                 )
             before_each(self, task, obj)
+            step: Any = None
             try:
                 self.execute_callback(task, obj)
             except BreakFromThisLoop:
-                return
+                step = BREAK_LEVEL
             except JumpCall as jump:
-                index = _clamp_jump(index + jump.args[0], len(level))
-                continue
+                step = jump.args[0]
             finally:
                 after_each(self, task, obj)
+            # Checked after a jump or a break too: a task that started a new
+            # run of this engine, and then jumped, still ended this run.
             if self._run_token is not run_token:
                 raise _RunSuperseded
-            index += 1
+            if step is None:
+                index += 1
+            elif step is BREAK_LEVEL:
+                return
+            else:
+                index = _clamp_jump(index + step, len(level))
         pos[depth] = index - 1
 
     # -- 2.x names, deprecated -------------------------------------------------
@@ -1586,8 +1615,10 @@ class GenericWorkflowEngine:
         )
 
 
-_RUN_CACHES = ("_program_checked", "_programs", "_segment")
-"""Engine attributes that hold no state: compiled definitions and an iterator."""
+_RUN_CACHES = ("_program_checked", "_programs", "_segment", "_task_hooks", "_run_token")
+"""Engine attributes a run sets up for itself: compiled definitions, the
+iterator of the lean loop, the per-task hooks and the run's token. They are
+not pickled (a hook may be a lambda); the next run sets them again."""
 
 _PROGRAM_CACHE_SIZE = 64
 """How many compiled definitions a cache keeps (a chooser may pick many)."""

@@ -122,7 +122,7 @@ class DbTransitionAction(TransitionActions):
         """
         obj.save(
             status=obj.known_statuses.HALTED,
-            callback_pos=eng.state.callback_pos,
+            callback_pos=list(eng.state.callback_pos),
             id_workflow=eng.uuid,
         )
         eng.save(WorkflowStatus.HALTED)
@@ -152,7 +152,7 @@ class DbTransitionAction(TransitionActions):
         obj.set_error_message(traceback_text)
         obj.save(
             status=obj.known_statuses.ERROR,
-            callback_pos=eng.state.callback_pos,
+            callback_pos=list(eng.state.callback_pos),
             id_workflow=eng.uuid,
         )
         eng.save(WorkflowStatus.ERROR)
