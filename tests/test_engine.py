@@ -1062,6 +1062,31 @@ def test_a_task_whose_eq_refuses_its_replacement_is_replaced_for_the_next_object
     assert trace_of(eng) == [(1, "a"), (1, "replace"), (2, "plain"), (2, "replace")]
 
 
+def _put_named_step_first(obj, eng):
+    trace_of(eng).append((obj, "replace"))
+    if obj == 1:
+        eng.callbacks.get("*")[0] = NamedStep("named")
+
+
+@pytest.mark.parametrize(
+    "engine_class", [GenericWorkflowEngine, ObjectHookEngine], ids=["lean", "objects"]
+)
+def test_a_task_replaced_by_one_whose_eq_refuses_it_runs_the_new_one(engine_class):
+    # The block makes the definition one the engine keeps for itself, and
+    # checks in full against its compiled copy.
+    eng = engine_class()
+    eng.callbacks.replace([task("plain"), [task("inner")], _put_named_step_first])
+    eng.process([1, 2])
+    assert trace_of(eng) == [
+        (1, "plain"),
+        (1, "inner"),
+        (1, "replace"),
+        (2, "named"),
+        (2, "inner"),
+        (2, "replace"),
+    ]
+
+
 class _CountingHookedFactory(_HookedFactory):
     @staticmethod
     def after_processing(eng: Any, objects: Any) -> None:
