@@ -12,6 +12,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import sqlalchemy
+
 from workflow.storage import registry
 
 RELEASE_FILE = "release"
@@ -30,6 +32,15 @@ def _record_execution(obj: Any, task: str) -> None:
         line = f"{task} {obj.data['i']} {worker_name()}\n"
         with open(Path(directory) / EXECUTIONS_FILE, "a", encoding="utf-8") as out:
             out.write(line)
+
+
+def _first_time(marker: str) -> bool:
+    """True the first time a worker gets here (a file under WORKFLOW_TEST_DIR)."""
+    path = Path(os.environ["WORKFLOW_TEST_DIR"]) / marker
+    if path.exists():
+        return False
+    path.write_text("x")
+    return True
 
 
 def halt_first_visit(obj: Any, eng: Any) -> None:
@@ -67,6 +78,40 @@ def fail(obj: Any, eng: Any) -> None:
         raise ValueError(f"object {obj.data['i']} is broken\nsecond line")
 
 
+def drop_connection_once(obj: Any, eng: Any) -> None:
+    """For an object marked ``"drop"``, once: the server drops the run's connection.
+
+    That is what a PostgreSQL restart, a failover or a proxy timeout does to
+    a long run: its next save fails with a connection error, a transient one.
+    """
+    if obj.data.get("drop") and _first_time("dropped-connection"):
+        pid = eng._connection.connection.dbapi_connection.info.backend_pid
+        with eng.db_obj.store.engine.connect() as other:
+            other.execute(
+                sqlalchemy.text("SELECT pg_terminate_backend(:pid)"), {"pid": pid}
+            )
+            other.commit()
+
+
+def taken_over_once(obj: Any, eng: Any) -> None:
+    """For an object marked ``"steal"``, once: another process claims the workflow.
+
+    A claim moves the workflow's version on, as ``resume(force=True)`` does;
+    the run in this process then stops at its next save.
+    """
+    if obj.data.get("steal") and _first_time("taken-over"):
+        with eng.db_obj.store.engine.begin() as other:
+            other.execute(
+                sqlalchemy.text(
+                    "UPDATE workflow_workflow SET version = version + 1"
+                    " WHERE uuid = :uuid"
+                ),
+                {"uuid": eng.db_obj.uuid},
+            )
+
+
 registry.register("halt_once", [halt_first_visit, count])
 registry.register("block_then_count", [halt_first_visit, block_until_released, count])
 registry.register("fail_on_marked", [fail, count])
+registry.register("drop_connection_once", [drop_connection_once, count])
+registry.register("taken_over_once", [taken_over_once, count])

@@ -18,7 +18,7 @@ import sqlite3
 import sys
 import threading
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +30,7 @@ import redis
 import sqlalchemy
 import sqlalchemy.exc
 from celery import Celery
+from sqlalchemy import event
 
 from tests.contrib import celery_definitions
 from tests.contrib.celery_app import QUEUE, VISIBILITY_TIMEOUT
@@ -49,7 +50,13 @@ from workflow.contrib.celery import (
 )
 from workflow.engine_db import ObjectStatus, WorkflowStatus
 from workflow.errors import WorkflowError
-from workflow.storage import WorkflowStore, get_workflow, list_objects, start
+from workflow.storage import (
+    WorkflowStore,
+    get_workflow,
+    list_objects,
+    list_workflows,
+    start,
+)
 
 # Every test gets a timeout; those that start workers set their own.
 pytestmark = pytest.mark.timeout(30)
@@ -220,6 +227,18 @@ def test_register_tasks_defaults(broker_url: str) -> None:
         (None, {"retry_backoff": "1"}, TypeError, "retry_backoff must be a number"),
         (None, {"retry_backoff": 0}, ValueError, "retry_backoff must be positive"),
         (None, {"retry_backoff_max": -2.0}, ValueError, "retry_backoff_max must be"),
+        (
+            None,
+            {"retry_backoff": float("nan")},
+            ValueError,
+            "retry_backoff must be positive, got nan",
+        ),
+        (
+            None,
+            {"retry_backoff_max": float("nan")},
+            ValueError,
+            "retry_backoff_max must be positive, got nan",
+        ),
         (None, {"store_options": [1]}, TypeError, "store_options must be a dict"),
     ],
 )
@@ -340,7 +359,8 @@ def test_retry_delay_stays_between_half_and_full_ceiling() -> None:
 def local_tasks(sqlite_url: str) -> Iterator[tuple[WorkflowTasks, WorkflowStore]]:
     store = make_store(sqlite_url)
     app = Celery("in_process", set_as_current=False)
-    tasks = register_tasks(app, sqlite_url)
+    # The tests that make a task retry need not wait for it.
+    tasks = register_tasks(app, sqlite_url, retry_backoff=0.01)
     try:
         yield tasks, store
     finally:
@@ -398,6 +418,43 @@ def test_resume_of_a_completed_workflow_is_a_no_op(local_tasks) -> None:
         "skipped": "already completed",
     }
     assert [o.data["count"] for o in list_objects(uuid, store)] == [1]
+
+
+def test_a_forced_resume_of_a_completed_workflow_says_nothing_ran(
+    local_tasks,
+) -> None:
+    tasks, store = local_tasks
+    uuid = start("halt_once", [item(0)], store).uuid
+    result = tasks.resume.apply(args=[uuid], kwargs={"force": True}).get()
+    assert result == {
+        "uuid": uuid,
+        "name": "halt_once",
+        "status": "COMPLETED",
+        "halted_message": None,
+        "error": None,
+        "skipped": "already completed",
+    }
+    assert [o.data["count"] for o in list_objects(uuid, store)] == [1]
+
+
+@pytest.mark.parametrize(
+    "spell",
+    [str.upper, lambda u: u.replace("-", ""), lambda u: "{" + u + "}"],
+    ids=["upper-case", "no-hyphens", "braces"],
+)
+@pytest.mark.parametrize("kind", ["resume", "restart"])
+def test_any_spelling_of_a_uuid_finds_its_workflow(
+    local_tasks, kind: str, spell: Callable[[str], str]
+) -> None:
+    tasks, store = local_tasks
+    uuid = start("halt_once", [item(0, halt=True)], store).uuid
+    result = getattr(tasks, kind).apply(args=[spell(uuid)]).get()
+    # The result names the workflow by its stored, canonical uuid.
+    assert (result["uuid"], result["status"], result["skipped"]) == (
+        uuid,
+        "COMPLETED",
+        None,
+    )
 
 
 def test_first_delivery_of_a_resume_leaves_a_running_workflow_alone(
@@ -498,6 +555,122 @@ def test_a_take_over_refuses_a_changed_definition(local_tasks) -> None:
     assert get_workflow(uuid, store).status is WorkflowStatus.RUNNING
 
 
+def test_a_stored_name_that_names_no_definition_is_refused(local_tasks) -> None:
+    tasks, store = local_tasks
+    uuid = start("halt_once", [item(0, halt=True)], store).uuid
+    with store.engine.begin() as conn:
+        conn.execute(sqlalchemy.text("UPDATE workflow_workflow SET name = 'os:sep'"))
+    result = tasks.resume.apply(args=[uuid]).get()
+    assert result == {
+        "uuid": uuid,
+        "name": None,
+        "status": FAILED,
+        "halted_message": None,
+        "error": (
+            "WorkflowDefinitionError: The definition registered as 'os:sep' is"
+            " str '/': pass a list of tasks, or a class whose `workflow`"
+            " attribute is a list of tasks"
+        ),
+        "skipped": None,
+    }
+    assert get_workflow(uuid, store).status is WorkflowStatus.HALTED
+
+
+def fail_nth_workflow_update(store: WorkflowStore, n: int) -> None:
+    """Make the ``n``-th UPDATE of the workflow table fail as a locked file.
+
+    In a run, update 1 is the claim (the workflow stays as it was) and
+    update 2 the RUNNING save right after it (the workflow is left RUNNING,
+    at its old position).
+    """
+    seen = {"updates": 0}
+
+    @event.listens_for(store.engine, "before_cursor_execute")
+    def locked(conn, cursor, statement, parameters, context, executemany) -> None:
+        if statement.startswith("UPDATE workflow_workflow"):
+            seen["updates"] += 1
+            if seen["updates"] == n:
+                raise sqlite3.OperationalError("database is locked")
+
+
+@pytest.mark.parametrize("n", [1, 2], ids=["at-the-claim", "after-the-claim"])
+def test_a_retried_start_goes_on_with_the_workflow_its_attempt_stored(
+    local_tasks, n: int, caplog: pytest.LogCaptureFixture
+) -> None:
+    tasks, store = local_tasks
+    fail_nth_workflow_update(tasks.store(), n)
+    with caplog.at_level(logging.WARNING, logger="workflow.contrib.celery"):
+        outcome = tasks.start.apply(args=["halt_once", [item(0), item(1)]])
+    assert "hit a transient database error, retry 1" in caplog.text
+    result = outcome.get()
+    assert (result["status"], result["skipped"]) == ("COMPLETED", None)
+    assert [w.uuid for w in list_workflows(store)] == [result["uuid"]]
+    assert [o.data["count"] for o in list_objects(result["uuid"], store)] == [1, 1]
+
+
+def test_a_retried_start_keeps_its_flags(local_tasks) -> None:
+    tasks, store = local_tasks
+    fail_nth_workflow_update(tasks.store(), 2)
+    result = tasks.start.apply(
+        args=["halt_once", [item(0, halt=True), item(1)]],
+        kwargs={"stop_on_halt": False},
+    ).get()
+    assert result == {
+        "uuid": result["uuid"],
+        "name": "halt_once",
+        "status": "COMPLETED",
+        "halted_message": None,
+        "error": None,
+        "skipped": None,
+    }
+    assert [w.uuid for w in list_workflows(store)] == [result["uuid"]]
+    # stop_on_halt=False held in the retry too: the run went past the halt.
+    objects = list_objects(result["uuid"], store)
+    assert [(o.status, o.data["count"]) for o in objects] == [
+        (ObjectStatus.HALTED, 0),
+        (ObjectStatus.COMPLETED, 1),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("name", "flags", "retries", "status", "skipped"),
+    [
+        ("halt_once", {"halt": True}, 1, "HALTED", "already stopped"),
+        ("fail_on_marked", {"fail": True}, 1, "ERROR", "already stopped"),
+        ("halt_once", {}, 1, "COMPLETED", "already completed"),
+        ("halt_once", {"running": True}, 0, "RUNNING", "already running"),
+    ],
+    ids=["halted", "error", "completed", "running-first-delivery"],
+)
+def test_a_start_given_its_workflow_runs_no_further_than_its_attempt_did(
+    local_tasks,
+    name: str,
+    flags: dict[str, bool],
+    retries: int,
+    status: str,
+    skipped: str,
+) -> None:
+    tasks, store = local_tasks
+    data = [item(0, **flags)]
+    uuid = start(name, data, store).uuid
+    if flags.get("running"):
+        set_running(store, uuid)
+    counts = [o.data["count"] for o in list_objects(uuid, store)]
+    outcome = tasks.start.apply(
+        args=[name, data], kwargs={"uuid": uuid}, retries=retries
+    )
+    assert outcome.get() == {
+        "uuid": uuid,
+        "name": name,
+        "status": status,
+        "halted_message": None,
+        "error": None,
+        "skipped": skipped,
+    }
+    assert [o.data["count"] for o in list_objects(uuid, store)] == counts
+    assert [w.uuid for w in list_workflows(store)] == [uuid]
+
+
 def test_workflow_error_is_recorded_and_returned(
     local_tasks, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -528,6 +701,14 @@ def test_workflow_error_is_recorded_and_returned(
             "no-such-workflow",
             "UnknownWorkflowError: No workflow definition is registered under"
             " 'no-such-workflow'.",
+        ),
+        (
+            "start",
+            ["os:sep", []],
+            None,
+            "os:sep",
+            "UnknownWorkflowError: No workflow definition is registered under"
+            " 'os:sep'.",
         ),
         (
             "start",
@@ -772,8 +953,15 @@ def test_worker_returns_a_workflow_error_without_retrying(sqlite_worker) -> None
         ("resume", [UNKNOWN_UUID], "WorkflowNotFoundError: "),
         ("start", ["halt_once", [{"x": float("nan")}]], "UnserializableDataError: "),
         ("start", ["halt_once", "abc"], "ValueError: data must be a JSON list"),
+        ("start", ["os:sep", []], "UnknownWorkflowError: "),
     ],
-    ids=["unknown-name", "unknown-uuid", "nan-data", "data-not-a-list"],
+    ids=[
+        "unknown-name",
+        "unknown-uuid",
+        "nan-data",
+        "data-not-a-list",
+        "import-path-to-no-definition",
+    ],
 )
 def test_worker_reports_bad_input_and_keeps_serving(
     sqlite_worker, kind: str, args: list[Any], error: str
@@ -784,6 +972,48 @@ def test_worker_reports_bad_input_and_keeps_serving(
     good = tasks.start.delay("halt_once", [item(0)]).get(timeout=RESULT_TIMEOUT)
     assert good["status"] == "COMPLETED"
     assert worker.proc.poll() is None
+
+
+@pytest.mark.celery
+@pytest.mark.timeout(60)
+def test_a_start_message_cannot_make_the_worker_run_a_file(
+    sqlite_worker, tmp_path: Path
+) -> None:
+    _, tasks, store, _ = sqlite_worker
+    planted = tmp_path / "uploads" / "planted.py"
+    planted.parent.mkdir()
+    executed = tmp_path / "planted-was-executed"
+    planted.write_text(
+        f"open({str(executed)!r}, 'w').write('code chosen by the sender ran')\n"
+        "workflow = [print]\n"
+    )
+    name = f"{planted}:workflow"
+    result = tasks.start.delay(name, [item(0)]).get(timeout=RESULT_TIMEOUT)
+    assert not executed.exists()
+    assert result["status"] == FAILED
+    assert result["error"].startswith(
+        f"UnknownWorkflowError: No workflow definition is registered under {name!r}."
+    ), result["error"]
+    assert [w for w in list_workflows(store) if w.name == name] == []
+
+
+@pytest.mark.celery
+@pytest.mark.timeout(60)
+def test_a_start_whose_workflow_is_taken_over_reports_it(sqlite_worker) -> None:
+    _, tasks, store, _ = sqlite_worker
+    sent = tasks.start.delay("taken_over_once", [item(0, steal=True), item(1)])
+    result = sent.get(timeout=RESULT_TIMEOUT)
+    assert result == {
+        "uuid": result["uuid"],
+        "name": "taken_over_once",
+        "status": "RUNNING",
+        "halted_message": None,
+        "error": None,
+        "skipped": "already running",
+    }
+    assert [w.uuid for w in list_workflows(store) if w.name == "taken_over_once"] == [
+        result["uuid"]
+    ]
 
 
 @pytest.mark.celery
@@ -952,6 +1182,38 @@ def test_worker_retries_a_transient_error_until_it_clears(
         assert obj.data["count"] == 1
     finally:
         app.close()
+
+
+@pytest.mark.celery
+@pytest.mark.postgresql
+@pytest.mark.timeout(60)
+def test_a_start_retried_after_its_connection_dropped_keeps_its_workflow(
+    worker_pool: WorkerPool, postgresql_url: str
+) -> None:
+    store = make_store(postgresql_url)
+    app = client_app(worker_pool.broker_url)
+    try:
+        worker = worker_pool.start("w1", postgresql_url)
+        worker_pool.wait_ready(worker)
+        sent = client_tasks(app).start.delay(
+            "drop_connection_once", [item(0, drop=True), item(1)]
+        )
+        result = sent.get(timeout=RESULT_TIMEOUT)
+        assert "hit a transient database error, retry 1" in worker.log()
+        assert (result["status"], result["skipped"]) == ("COMPLETED", None)
+        # One start, one workflow: the retry took over the workflow its first
+        # attempt created, rather than leave it RUNNING and start another.
+        assert [(w.uuid, w.status) for w in list_workflows(store)] == [
+            (result["uuid"], WorkflowStatus.COMPLETED)
+        ]
+        # Object 0 was interrupted, so ran again from its start; object 1 once.
+        assert [o.data["count"] for o in list_objects(result["uuid"], store)] == [
+            1,
+            1,
+        ]
+    finally:
+        app.close()
+        store.dispose()
 
 
 # -- The 2.0 documentation sample ---------------------------------------------

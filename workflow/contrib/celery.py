@@ -16,15 +16,24 @@ Every task returns a JSON dict with the keys of
 * a run that was not needed (a resume of a workflow that already completed,
   or that another worker is running right now): ``status`` is the
   workflow's current status and ``skipped`` says why;
-* bad input (unknown workflow name or uuid, data that is not a JSON list,
-  a definition that changed, an unknown restart word): ``status`` is
-  :data:`FAILED` and ``error`` reads ``"<ErrorClass>: <message>"``. Such a
-  task is not retried, and the worker goes on serving.
+* bad input (a workflow name not registered in the worker, an unknown
+  uuid, data that is not a JSON list, a definition that changed, an unknown
+  restart word): ``status`` is :data:`FAILED` and ``error`` reads
+  ``"<ErrorClass>: <message>"``. Such a task is not retried, and the worker
+  goes on serving.
+
+The start task runs registered definitions only: it never imports the
+``"module:attribute"`` or ``"file.py:attribute"`` names that
+:data:`workflow.storage.registry` would import on demand, since a message
+naming one would make the worker run code chosen by whoever writes to the
+broker.
 
 A resume or restart delivered again after its worker died (or retried
 after a database error) finds the workflow RUNNING, as the interrupted
 attempt left it, and takes it over: completed objects are not run again, the
-interrupted object runs again from where it started.
+interrupted object runs again from where it started. A start retried after
+a database error goes on with the workflow its first attempt created, in the
+same way.
 
 Transient database errors (lost connection, serialization failure, deadlock,
 a locked SQLite file) are retried with capped exponential backoff; see
@@ -50,18 +59,25 @@ import sqlalchemy.exc
 from celery import Celery, Task
 
 from workflow.engine_db import WorkflowStatus
-from workflow.errors import WorkflowAPIError
+from workflow.errors import WorkflowAPIError, WorkflowDefinitionError
 from workflow.storage import (
     DefinitionChangedError,
     StoredWorkflowEngine,
+    UnknownWorkflowError,
     WorkflowBusyError,
+    WorkflowResult,
     WorkflowStore,
     fingerprint,
     get_workflow,
+    registry,
     restart,
     resume,
-    start,
 )
+
+# The storage has no public call that runs an engine built here and returns
+# its WorkflowResult; start() would not tell the uuid it created before it
+# returns, which a retry of the start task needs.
+from workflow.storage.api import _run as _run_engine
 
 __all__ = (
     "FAILED",
@@ -84,6 +100,7 @@ RESTART_WORDS = ("prev", "current", "next", "first")
 
 SKIPPED_COMPLETED = "already completed"
 SKIPPED_RUNNING = "already running"
+SKIPPED_STOPPED = "already stopped"
 
 # PostgreSQL SQLSTATEs worth a retry: the same statements may well succeed a
 # moment later. Class 08 (connection exceptions) is matched by prefix.
@@ -223,8 +240,17 @@ def _result(
     }
 
 
-def _failed(uuid: str | None, name: str | None, exc: BaseException) -> dict[str, Any]:
-    return _result(uuid, name, FAILED, error=f"{type(exc).__name__}: {exc}")
+def _failed(
+    uuid: str | None,
+    name: str | None,
+    exc: WorkflowAPIError | WorkflowDefinitionError,
+) -> dict[str, Any]:
+    # The message alone: a WorkflowDefinitionError's str() lists its fields.
+    return _result(uuid, name, FAILED, error=f"{type(exc).__name__}: {exc.message}")
+
+
+def _ran(outcome: WorkflowResult) -> dict[str, Any]:
+    return {**outcome.to_dict(), "skipped": None}
 
 
 class _BadInput(ValueError):
@@ -238,10 +264,26 @@ def _check_uuid(value: Any) -> str:
             f" {value!r:.80}"
         )
     try:
-        uuid_module.UUID(value)
+        parsed = uuid_module.UUID(value)
     except ValueError:
         raise _BadInput(f"uuid {value!r:.80} is not a valid UUID") from None
-    return value
+    # The stored uuids are lower case with hyphens; UUID() also accepts upper
+    # case, no hyphens and braces.
+    return str(parsed)
+
+
+def _check_registered(name: str) -> None:
+    # The registry would import a "module:attribute" or "file.py:attribute"
+    # name on demand: from a message, that is code chosen by its sender.
+    if name not in registry:
+        raise UnknownWorkflowError(
+            f"No workflow definition is registered under {name!r}. Registered:"
+            f" {', '.join(registry.names()) or 'none'}. The start task runs"
+            " registered definitions only, never an import path: register it"
+            " with workflow.storage.registry.register(name, definition) in a"
+            " module every worker imports",
+            name,
+        )
 
 
 def _check_flag(argument: str, value: Any) -> bool:
@@ -304,7 +346,9 @@ class WorkflowTasks:
     ``tasks.resume.delay(uuid)``, ``tasks.restart.delay(uuid, "first",
     "first")``.
 
-    :ivar start: ``start(name, data, stop_on_halt=True, stop_on_error=True)``.
+    :ivar start: ``start(name, data, stop_on_halt=True, stop_on_error=True)``;
+        ``name`` must be registered in the worker. Its retries add
+        ``uuid=<the workflow its first attempt stored>``, to go on with it.
     :ivar resume: ``resume(uuid, force=False)``; idempotent (see the module
         documentation).
     :ivar restart: ``restart(uuid, obj="current", task="first", force=False)``.
@@ -326,24 +370,42 @@ def _busy_result(store: WorkflowStore, uuid: str) -> dict[str, Any]:
     return _result(uuid, info.name, info.status.name, skipped=SKIPPED_RUNNING)
 
 
+@dataclass
+class _Target:
+    """The workflow a task works on, as far as the task knows it yet.
+
+    A resume or restart knows its uuid from its arguments; a start learns it
+    once it has stored the new workflow.
+    """
+
+    uuid: str | None
+    name: str | None
+
+
 def _guarded(
     task: Task,
-    uuid: str | None,
-    name: str | None,
+    target: _Target,
     call: Callable[[WorkflowStore], dict[str, Any]],
+    *,
+    retry_with_uuid: bool = False,
 ) -> dict[str, Any]:
-    """Run ``call``; map refusals to results and retry transient errors."""
+    """Run ``call``; map refusals to results and retry transient errors.
+
+    :param retry_with_uuid: once ``target.uuid`` is known, send it to the
+        retry as the ``uuid`` keyword argument.
+    """
     store = task._workflow_store.get()
     try:
         return call(store)
     except _BadInput as exc:
-        return _result(uuid, name, FAILED, error=f"ValueError: {exc}")
-    except WorkflowBusyError:
-        assert uuid is not None
-        return _guarded(task, uuid, name, lambda store: _busy_result(store, uuid))
-    except WorkflowAPIError as exc:
+        return _result(target.uuid, target.name, FAILED, error=f"ValueError: {exc}")
+    except WorkflowBusyError as exc:
+        # Only a claim or a save raises it, of a workflow the task knows.
+        uuid = exc.uuid
+        return _guarded(task, target, lambda store: _busy_result(store, uuid))
+    except (WorkflowAPIError, WorkflowDefinitionError) as exc:
         log.warning("Task %s refused its input: %s", task.name, exc)
-        return _failed(uuid, name, exc)
+        return _failed(target.uuid, target.name, exc)
     except Exception as exc:
         if not is_transient_error(exc):
             raise
@@ -364,7 +426,10 @@ def _guarded(
             countdown,
             exc,
         )
-        raise task.retry(exc=exc, countdown=countdown) from exc
+        kwargs = None
+        if retry_with_uuid and target.uuid is not None:
+            kwargs = {**(task.request.kwargs or {}), "uuid": target.uuid}
+        raise task.retry(exc=exc, countdown=countdown, kwargs=kwargs) from exc
 
 
 def _is_second_attempt(task: Task) -> bool:
@@ -379,14 +444,16 @@ def _is_second_attempt(task: Task) -> bool:
     return bool(delivery_info.get("redelivered")) or task.request.retries > 0
 
 
-def _take_over(store: WorkflowStore, uuid: str) -> dict[str, Any]:
+def _take_over(
+    eng: StoredWorkflowEngine, *, stop_on_halt: bool = True, stop_on_error: bool = True
+) -> dict[str, Any]:
     """Resume a RUNNING workflow whose run was this task's interrupted attempt.
 
     ``force=True`` both takes the workflow over and ignores a changed
     definition; only the first is wanted here, so the definition is checked
     first, as an ordinary resume would.
     """
-    eng = StoredWorkflowEngine.from_uuid(uuid, store)
+    uuid = eng.db_obj.uuid
     if fingerprint(eng.callbacks.get("*")) != eng.db_obj.fingerprint:
         raise DefinitionChangedError(
             f"The definition {eng.db_obj.name!r} changed since workflow {uuid}"
@@ -395,7 +462,47 @@ def _take_over(store: WorkflowStore, uuid: str) -> dict[str, Any]:
             eng.db_obj.name,
         )
     log.warning("Taking over workflow %s, left RUNNING by an interrupted attempt", uuid)
-    return {**resume(uuid, store, force=True).to_dict(), "skipped": None}
+    return _ran(
+        _run_engine(
+            eng,
+            lambda: eng.resume(
+                force=True, stop_on_error=stop_on_error, stop_on_halt=stop_on_halt
+            ),
+        )
+    )
+
+
+def _go_on_with_start(
+    task: Task,
+    store: WorkflowStore,
+    uuid: str,
+    stop_on_halt: bool,
+    stop_on_error: bool,
+) -> dict[str, Any]:
+    """Go on with the workflow ``uuid`` an earlier attempt of this start stored.
+
+    That attempt stopped on a database error: before its claim (the workflow
+    is NEW), during its run (RUNNING), or after its last save went through
+    (the run is over, and is not run further).
+    """
+    eng = StoredWorkflowEngine.from_uuid(uuid, store)
+    status = eng.db_obj.status
+    if status is WorkflowStatus.NEW:
+        return _ran(
+            _run_engine(
+                eng,
+                lambda: eng.process(
+                    stop_on_error=stop_on_error, stop_on_halt=stop_on_halt
+                ),
+            )
+        )
+    if status is WorkflowStatus.RUNNING and _is_second_attempt(task):
+        return _take_over(eng, stop_on_halt=stop_on_halt, stop_on_error=stop_on_error)
+    skipped = {
+        WorkflowStatus.RUNNING: SKIPPED_RUNNING,
+        WorkflowStatus.COMPLETED: SKIPPED_COMPLETED,
+    }.get(status, SKIPPED_STOPPED)
+    return _result(uuid, eng.db_obj.name, status.name, skipped=skipped)
 
 
 def _start_body(
@@ -404,8 +511,15 @@ def _start_body(
     data: list[Any],
     stop_on_halt: bool = True,
     stop_on_error: bool = True,
+    *,
+    uuid: str | None = None,
 ) -> dict[str, Any]:
-    """Start a new stored workflow running the definition ``name`` over ``data``."""
+    """Start a new stored workflow running the definition ``name`` over ``data``.
+
+    ``uuid`` is set by the task's own retries: the workflow its first
+    attempt stored, to go on with instead of storing another one.
+    """
+    target = _Target(None, name if isinstance(name, str) else None)
 
     def call(store: WorkflowStore) -> dict[str, Any]:
         if not isinstance(name, str) or not name:
@@ -415,40 +529,45 @@ def _start_body(
                 "data must be a JSON list with one item per object, got"
                 f" {type(data).__name__} {data!r:.80}"
             )
-        outcome = start(
-            name,
-            data,
-            store,
-            stop_on_halt=_check_flag("stop_on_halt", stop_on_halt),
-            stop_on_error=_check_flag("stop_on_error", stop_on_error),
+        halt_flag = _check_flag("stop_on_halt", stop_on_halt)
+        error_flag = _check_flag("stop_on_error", stop_on_error)
+        _check_registered(name)
+        if uuid is not None:
+            target.uuid = _check_uuid(uuid)
+            return _go_on_with_start(self, store, target.uuid, halt_flag, error_flag)
+        eng = StoredWorkflowEngine.with_name(name, store, data=data)
+        target.uuid = eng.db_obj.uuid
+        return _ran(
+            _run_engine(
+                eng,
+                lambda: eng.process(stop_on_error=error_flag, stop_on_halt=halt_flag),
+            )
         )
-        return {**outcome.to_dict(), "skipped": None}
 
-    return _guarded(self, None, name if isinstance(name, str) else None, call)
+    return _guarded(self, target, call, retry_with_uuid=True)
 
 
 def _resume_body(self: Task, uuid: str, force: bool = False) -> dict[str, Any]:
     """Go on with the stored workflow ``uuid`` from where it stopped."""
+    target = _Target(uuid if isinstance(uuid, str) else None, None)
 
     def call(store: WorkflowStore) -> dict[str, Any]:
-        _check_uuid(uuid)
+        target.uuid = _check_uuid(uuid)
         force_flag = _check_flag("force", force)
-        info = get_workflow(uuid, store)
-        if not force_flag:
-            if info.status is WorkflowStatus.COMPLETED:
-                return _result(
-                    uuid, info.name, info.status.name, skipped=SKIPPED_COMPLETED
-                )
-            if info.status is WorkflowStatus.RUNNING:
-                if _is_second_attempt(self):
-                    return _take_over(store, uuid)
-                return _result(
-                    uuid, info.name, info.status.name, skipped=SKIPPED_RUNNING
-                )
-        outcome = resume(uuid, store, force=force_flag)
-        return {**outcome.to_dict(), "skipped": None}
+        info = get_workflow(target.uuid, store)
+        if info.status is WorkflowStatus.COMPLETED:
+            return _result(
+                target.uuid, info.name, info.status.name, skipped=SKIPPED_COMPLETED
+            )
+        if info.status is WorkflowStatus.RUNNING and not force_flag:
+            if _is_second_attempt(self):
+                return _take_over(StoredWorkflowEngine.from_uuid(target.uuid, store))
+            return _result(
+                target.uuid, info.name, info.status.name, skipped=SKIPPED_RUNNING
+            )
+        return _ran(resume(target.uuid, store, force=force_flag))
 
-    return _guarded(self, uuid if isinstance(uuid, str) else None, None, call)
+    return _guarded(self, target, call)
 
 
 def _restart_body(
@@ -459,9 +578,10 @@ def _restart_body(
     force: bool = False,
 ) -> dict[str, Any]:
     """Restart the stored workflow ``uuid`` relative to where it stopped."""
+    target = _Target(uuid if isinstance(uuid, str) else None, None)
 
     def call(store: WorkflowStore) -> dict[str, Any]:
-        _check_uuid(uuid)
+        target.uuid = _check_uuid(uuid)
         for argument, word in (("obj", obj), ("task", task)):
             if word not in RESTART_WORDS:
                 raise _BadInput(
@@ -472,13 +592,12 @@ def _restart_body(
         if not force_flag and _is_second_attempt(self):
             # The interrupted attempt's run is this restart's run: carry it
             # on rather than restart again relative to where it got to.
-            info = get_workflow(uuid, store)
-            if info.status is WorkflowStatus.RUNNING:
-                return _take_over(store, uuid)
-        outcome = restart(uuid, store, obj=obj, task=task, force=force_flag)
-        return {**outcome.to_dict(), "skipped": None}
+            eng = StoredWorkflowEngine.from_uuid(target.uuid, store)
+            if eng.db_obj.status is WorkflowStatus.RUNNING:
+                return _take_over(eng)
+        return _ran(restart(target.uuid, store, obj=obj, task=task, force=force_flag))
 
-    return _guarded(self, uuid if isinstance(uuid, str) else None, None, call)
+    return _guarded(self, target, call)
 
 
 def register_tasks(
@@ -546,7 +665,8 @@ def register_tasks(
     ):
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise TypeError(f"{argument} must be a number of seconds, got {value!r}")
-        if value <= 0:
+        # "not >" refuses NaN too, which compares false to everything.
+        if not value > 0:
             raise ValueError(f"{argument} must be positive, got {value!r}")
     if store_options is not None and not isinstance(store_options, dict):
         raise TypeError(f"store_options must be a dict, got {store_options!r}")
