@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
 from workflow.engine import BREAK_LEVEL, GenericWorkflowEngine, _ControlTask
@@ -730,6 +732,7 @@ MISUSE = [
     (lambda: FOR([1], "v", None), raises_type("FOR", "branch")),
     (lambda: FOR([1], "v", [len], order="UP"), raises_value("FOR", "order", "UP")),
     (lambda: CMP(1, 2, "~"), raises_value("CMP", "op", "'~'")),
+    (lambda: CMP(1, 2, ["eq"]), raises_type("CMP", "op", "['eq']")),
     (lambda: TASK_JUMP_BWD("2"), raises_type("TASK_JUMP_BWD", "step")),
     (lambda: TASK_JUMP_FWD(1.5), raises_type("TASK_JUMP_FWD", "step")),
     (lambda: TASK_JUMP_IF(None, 2), raises_type("TASK_JUMP_IF", "cond")),
@@ -741,6 +744,15 @@ MISUSE = [
     (lambda: SYNCHRONIZE(len, None), raises_type("SYNCHRONIZE", "branch 2")),
     (lambda: SYNCHRONIZE(len, len, timeout=0), raises_value("SYNCHRONIZE", "timeout")),
     (lambda: SYNCHRONIZE(len, len, timeout="1"), raises_type("SYNCHRONIZE", "timeout")),
+    # Thread.join cannot wait longer than threading.TIMEOUT_MAX.
+    (
+        lambda: SYNCHRONIZE(len, len, timeout=math.inf),
+        raises_value("SYNCHRONIZE", "timeout", "TIMEOUT_MAX", "inf"),
+    ),
+    (
+        lambda: SYNCHRONIZE(len, len, timeout=math.nan),
+        raises_value("SYNCHRONIZE", "timeout", "nan"),
+    ),
     (lambda: SIMPLE_MERGE(len), raises_value("SIMPLE_MERGE", "two arguments")),
     (lambda: SIMPLE_MERGE(len, None), raises_type("SIMPLE_MERGE", "argument 2")),
     (lambda: PARALLEL_SPLIT(), raises_value("PARALLEL_SPLIT", "branch")),
@@ -750,6 +762,19 @@ MISUSE = [
     (lambda: CHOICE(bool, "ab"), raises_type("CHOICE", "predicate 1")),
     (lambda: CHOICE(bool, (1, 5)), raises_type("CHOICE", "predicate 1")),
     (lambda: CHOICE(bool, x=None), raises_type("CHOICE", "keyword predicate x")),
+    (
+        lambda: CHOICE(bool, ([1], len)),
+        raises_type("CHOICE", "predicate 1", "hashable"),
+    ),
+    # A repeated value would silently drop one of its branches.
+    (
+        lambda: CHOICE(bool, ("a", len), a=print),
+        raises_value("CHOICE", "keyword predicate a", "'a'"),
+    ),
+    (
+        lambda: CHOICE(bool, (1, len), (1, print)),
+        raises_value("CHOICE", "predicate 2", "1"),
+    ),
 ]
 
 

@@ -486,6 +486,24 @@ def test_run_wf_pass_eng_missing_key(engine_class):
         eng.process(objects_of(1))
 
 
+def test_run_wf_pass_eng_after_a_failed_first_call(engine_class):
+    # The sub-engine of a call that found a key missing is not kept, so the
+    # next call is still the first one and copies the keys.
+    got = []
+
+    def record(obj, eng):
+        got.append(dict(eng.extra_data))
+
+    eng = engine_class()
+    eng.callbacks.replace([RUN_WF([record], pass_eng=["cfg"], outkey="sub")])
+    with pytest.raises(KeyError, match="pass_eng names 'cfg'"):
+        eng.process([1])
+    assert "sub" not in eng.extra_data
+    eng.extra_data["cfg"] = 42
+    eng.process([2])
+    assert got == [{"cfg": 42}]
+
+
 def test_run_wf_data_connector(engine_class):
     got = []
 
@@ -583,6 +601,19 @@ def test_callfunc_missing_key_is_a_clear_error(options, fragment):
     task = CALLFUNC(join, **options)
     with pytest.raises(KeyError, match=fragment):
         task({}, GenericWorkflowEngine())
+
+
+def test_callfunc_okeys_index_a_sequence_object(engine_class):
+    got = []
+    task = CALLFUNC(lambda **kw: got.append(kw), okeys={"first": 0, "last": -1})
+    run(engine_class, [task], [["a", "b"]])
+    assert got == [{"first": "a", "last": "b"}]
+
+
+def test_callfunc_okeys_index_out_of_range_is_a_clear_error():
+    task = CALLFUNC(join, okeys={"third": 2})
+    with pytest.raises(KeyError, match="okeys maps 'third' to 2"):
+        task(["a", "b"], GenericWorkflowEngine())
 
 
 def test_callfunc_function_error_propagates():

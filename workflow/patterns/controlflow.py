@@ -393,6 +393,11 @@ def CMP(a: Any, b: Any, op: str) -> Task:
 
         IF(CMP(lambda obj, eng: obj["year"], 2000, "<"), [mark_old])
     """
+    if not isinstance(op, str):
+        raise TypeError(
+            f"CMP: op must be a string, one of {', '.join(_OPERATORS)};"
+            f" got {_describe(op)}"
+        )
     if op not in _OPERATORS:
         raise ValueError(f"CMP: op must be one of {', '.join(_OPERATORS)}; got {op!r}")
     compare = _OPERATORS[op]
@@ -532,7 +537,8 @@ def CHOICE(arbiter: Task, *predicates: Any, **kwpredicates: Any) -> list[Any]:
     :param kwpredicates: ``value=task_or_block`` for string values.
 
     The block is ``[choose, branch, BREAK(), branch, BREAK(), ...]``, each
-    branch one item (a list). An arbiter value with no branch raises
+    branch one item (a list). Each value (hashable) has one branch: a
+    repeated value is refused. An arbiter value with no branch raises
     ``KeyError`` naming it. The choose task is named after the arbiter.
     Example::
 
@@ -543,7 +549,20 @@ def CHOICE(arbiter: Task, *predicates: Any, **kwpredicates: Any) -> list[Any]:
     flow: list[Any] = []
     offsets: dict[Any, int] = {}
 
-    def add(value: Any, branch: Any) -> None:
+    def add(argument: str, value: Any, branch: Any) -> None:
+        try:
+            hash(value)
+        except TypeError:
+            raise TypeError(
+                f"CHOICE: {argument} has the value {_describe(value)}, which"
+                " cannot select a branch: values must be hashable (a string,"
+                " a number, a tuple...)"
+            ) from None
+        if value in offsets:
+            raise ValueError(
+                f"CHOICE: {argument} repeats the value {value!r}, which already"
+                " has a branch; give each value one branch"
+            )
         offsets[value] = len(flow) + 1
         flow.append(branch)
         flow.append(BREAK())
@@ -556,9 +575,10 @@ def CHOICE(arbiter: Task, *predicates: Any, **kwpredicates: Any) -> list[Any]:
             )
         for item in predicate[1:]:
             _check_task_or_block("CHOICE", argument, item)
-        add(predicate[0], list(predicate[1:]))
+        add(argument, predicate[0], list(predicate[1:]))
     for value, branch in kwpredicates.items():
-        add(value, _branch("CHOICE", f"keyword predicate {value}", branch))
+        argument = f"keyword predicate {value}"
+        add(argument, value, _branch("CHOICE", argument, branch))
     name = getattr(arbiter, "__name__", "CHOICE")
 
     def _choose(obj: Any, eng: Any) -> int:
@@ -683,7 +703,8 @@ def SYNCHRONIZE(*args: Any, timeout: float = MAX_TIMEOUT) -> Task:
     argument runs (a task, or a block in a new engine). The branches share
     the object: guard what they change together.
 
-    :param timeout: seconds to wait for the branches; when they have not
+    :param timeout: seconds to wait for the branches, at most
+        ``threading.TIMEOUT_MAX``; when they have not
         all finished by then, ``threading.ThreadError('NotFinished')`` is
         raised.
 
@@ -704,8 +725,13 @@ def SYNCHRONIZE(*args: Any, timeout: float = MAX_TIMEOUT) -> Task:
             "SYNCHRONIZE: timeout must be a number of seconds;"
             f" got {_describe(timeout)}"
         )
-    if timeout <= 0:
-        raise ValueError(f"SYNCHRONIZE: timeout must be positive; got {timeout}")
+    # Waiting longer than threading.TIMEOUT_MAX (inf, say) is refused here:
+    # Thread.join would raise OverflowError only once the task runs.
+    if not 0 < timeout <= threading.TIMEOUT_MAX:
+        raise ValueError(
+            "SYNCHRONIZE: timeout must be a positive number of seconds, at most"
+            f" threading.TIMEOUT_MAX ({threading.TIMEOUT_MAX:g}); got {timeout}"
+        )
     branches, last = args[:-1], args[-1]
 
     def runner(item: Any, obj: Any, eng: Any) -> Callable[[], Any]:

@@ -418,10 +418,6 @@ def RUN_WF(
         if created:
             sub = _new_engine(eng, "RUN_WF", engine)
             sub.callbacks.replace(definition)
-            if outkey:
-                eng.extra_data[outkey] = sub
-            else:
-                private[eng] = sub
         if created or pass_always:
             for key in keys:
                 if key not in eng.extra_data:
@@ -430,6 +426,13 @@ def RUN_WF(
                         " engine's extra_data does not have"
                     )
                 sub.extra_data[key] = eng.extra_data[key]
+        # Kept only once it has its pass_eng keys: a sub-engine kept after a
+        # missing key would never get them (later calls are not the first).
+        if created:
+            if outkey:
+                eng.extra_data[outkey] = sub
+            else:
+                private[eng] = sub
         if data_connector is not None:
             data = data_connector(obj, eng)
         elif isinstance(obj, list):
@@ -483,6 +486,16 @@ def _reloaded(function: Callable[..., Any], module: Any) -> Callable[..., Any]:
 
 
 def _lookup(container: Any, key: Any) -> tuple[bool, Any]:
+    """``(True, container[key])`` if ``container`` has ``key``, else ``(False, None)``.
+
+    A sequence is indexed by an integer key: ``in`` would test whether the
+    key is one of its items, not one of its indexes.
+    """
+    if isinstance(container, Sequence) and isinstance(key, int):
+        try:
+            return True, container[key]
+        except IndexError:
+            return False, None
     try:
         if key in container:
             return True, container[key]
@@ -517,10 +530,11 @@ def CALLFUNC(
         ``obj['key']``, ``'Ekey'`` is ``eng.extra_data['key']``, a bare key
         comes from the object if it has it, else from ``extra_data``.
     :param ekeys: keyword argument name -> ``extra_data`` key.
-    :param okeys: keyword argument name -> object key.
+    :param okeys: keyword argument name -> object key (an index for an
+        object that is a sequence).
     :param kwargs: more keyword arguments, passed as they are.
 
-    A missing key raises ``KeyError`` naming it. Arguments are built anew at
+    A missing key or index raises ``KeyError`` naming it. Arguments are built anew at
     every call. Example::
 
         CALLFUNC("os.path.join", outkey="path", args=["/data"], oeargs=["Oname"])
