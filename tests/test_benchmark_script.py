@@ -139,7 +139,8 @@ def test_startup_reports_its_parts_per_engine_and_the_floor_ratio(report):
 
 
 @pytest.mark.parametrize(
-    ("part", "expected_calls"), [("create", 0), ("replace", 0), ("floor", 3)]
+    ("part", "expected_calls"),
+    [("engine", 3), ("create", 0), ("replace", 0), ("floor", 3)],
 )
 def test_startup_part_makes_its_task_calls(part, expected_calls):
     sides = BENCH.startup_part_sides(4)
