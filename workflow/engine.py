@@ -875,20 +875,19 @@ class GenericWorkflowEngine:
 
         ``process`` takes a list that is not empty as it is, without this.
         """
-        iterator = None
-        if not isinstance(objects, (str, bytes)):
+        try:
+            if isinstance(objects, (str, bytes)):
+                # It iterates over its characters: never a list of objects.
+                raise TypeError
             # iter() rather than an Iterable check: it also takes objects
             # that iterate through __getitem__ only.
-            try:
-                iterator = iter(objects)
-            except TypeError:
-                iterator = None
-        if iterator is None:
+            iterator = iter(objects)
+        except TypeError:
             raise WorkflowError(
                 f"process() needs a list of objects; got {type(objects).__name__}"
                 f" {objects!r:.80}, which is not an iterable of objects"
                 " (wrap a single object in a list: [obj])"
-            )
+            ) from None
         if not isinstance(objects, collections.abc.Sequence):
             objects = list(iterator)
         if not len(objects):
