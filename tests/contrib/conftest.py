@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -22,6 +21,8 @@ from pathlib import Path
 
 import pytest
 import redis
+
+from tests.servers import redis_server_binary
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 TEST_QUEUE = "workflow-tests"
@@ -55,17 +56,12 @@ def wait_until(predicate, timeout: float, what: str, interval: float = 0.05) -> 
 @pytest.fixture(scope="session")
 def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A private ``redis-server`` on a free loopback port; yields its base URL."""
-    binary = shutil.which("redis-server")
-    if binary is None:
-        pytest.fail(
-            "redis-server was not found on PATH: the Celery tests need a real"
-            " redis. Install it (Debian/Ubuntu: apt-get install redis-server)."
-        )
+    binary = redis_server_binary()
     workdir = tmp_path_factory.mktemp("redis")
     port = free_port()
     proc = subprocess.Popen(
         [
-            binary,
+            str(binary),
             "--port",
             str(port),
             "--bind",
