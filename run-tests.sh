@@ -43,7 +43,7 @@ if [ "${WORKFLOW_SKIP_INSTALL:-0}" != "1" ]; then
     "$PYTHON" -m pip install -q -e '.[all,tests,docs]'
 fi
 
-lint_dirs=(workflow tests benchmarks examples docs/conf.py)
+lint_dirs=(workflow tests benchmarks examples tools docs/conf.py)
 echo "== ruff check"
 "$PYTHON" -m ruff check "${lint_dirs[@]}"
 echo "== ruff format --check"
@@ -51,6 +51,8 @@ echo "== ruff format --check"
 
 echo "== mypy --strict workflow"
 "$PYTHON" -m mypy --strict workflow
+echo "== type completeness of the public API (pyright --verifytypes)"
+"$PYTHON" tools/verify_types.py --min-score 0.95
 
 echo "== building the HTML docs"
 "$PYTHON" -m sphinx -q -W -n --keep-going -b html docs docs/_build/html
