@@ -41,6 +41,10 @@ html_title = f"workflow {release}"
 html_static_path = ["_static"]
 html_css_files = ["workflow.css"]
 
+# The "On this page" column lists API members by their own names
+# (``halt()``), not by their dotted paths, which would wrap mid-word.
+toc_object_entries_show_parents = "hide"
+
 # Diagrams as SVG: sharp at any zoom, and scaled down to narrow screens.
 graphviz_output_format = "svg"
 
