@@ -80,11 +80,11 @@ def evaluate(source: str, namespace: dict[str, Any], filename: str) -> tuple[Any
     :raises ValueError: if the code does not end with an expression.
     """
     module = ast.parse(source, filename)
-    if not module.body or not isinstance(module.body[-1], ast.Expr):
+    last = module.body.pop() if module.body else None
+    if not isinstance(last, ast.Expr):
         raise ValueError(
             "the code must end with an expression giving the definition to draw"
         )
-    last = module.body.pop()
     text = " ".join((ast.get_source_segment(source, last) or "").split())
     exec(compile(module, filename, "exec"), namespace)
     return eval(compile(ast.Expression(last.value), filename, "eval"), namespace), text
