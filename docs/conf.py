@@ -45,7 +45,7 @@ html_css_files = ["workflow.css"]
 # (``halt()``), not by their dotted paths, which would wrap mid-word.
 toc_object_entries_show_parents = "hide"
 
-# Diagrams as SVG: sharp at any zoom, and scaled down to narrow screens.
+# Diagrams as SVG, sharp at any zoom (docs/_static/workflow.css sizes them).
 graphviz_output_format = "svg"
 
 # The copy button copies commands, not their prompts or their output: in
