@@ -3,7 +3,8 @@
 Every example in these pages is executed by ``sphinx.ext.doctest``
 (``python -m sphinx -b doctest docs docs/_build/doctest``), and the HTML build
 runs in nitpicky mode, so a stale example or a broken cross-reference fails
-the build.
+the build. The flowcharts are drawn at build time by the package itself
+(``docs/_ext/workflow_diagram.py``), which needs Graphviz's ``dot``.
 """
 
 import os
@@ -12,6 +13,8 @@ import sys
 # Let the docs build from a source checkout even before the package is
 # installed; an installed copy works just as well.
 sys.path.insert(0, os.path.abspath(".."))
+# The documentation's own extension: the workflow-diagram directive.
+sys.path.insert(0, os.path.abspath("_ext"))
 
 from workflow.version import __version__  # noqa: E402
 
@@ -25,10 +28,33 @@ extensions = [
     "sphinx.ext.autodoc",
     "sphinx.ext.doctest",
     "sphinx.ext.viewcode",
+    "sphinx_copybutton",
+    "workflow_diagram",
 ]
 
 exclude_patterns = ["_build"]
-html_theme = "alabaster"
+
+# -- HTML -------------------------------------------------------------------
+
+html_theme = "furo"
+html_title = f"workflow {release}"
+html_static_path = ["_static"]
+html_css_files = ["workflow.css"]
+
+# The "On this page" column lists API members by their own names
+# (``halt()``), not by their dotted paths, which would wrap mid-word.
+toc_object_entries_show_parents = "hide"
+
+# Diagrams as SVG, sharp at any zoom (docs/_static/workflow.css sizes them).
+graphviz_output_format = "svg"
+
+# The copy button copies commands, not their prompts or their output: in
+# ``$ cmd`` and ``>>> code`` blocks only the prompted lines are copied,
+# without the prompt; a block without prompts is copied whole.
+copybutton_prompt_text = r">>> |\.\.\. |\$ "
+copybutton_prompt_is_regexp = True
+copybutton_only_copy_prompt_lines = True
+copybutton_remove_prompts = True
 
 # -- autodoc ----------------------------------------------------------------
 
