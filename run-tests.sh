@@ -43,7 +43,7 @@ if [ "${WORKFLOW_SKIP_INSTALL:-0}" != "1" ]; then
     "$PYTHON" -m pip install -q -e '.[all,tests,docs]'
 fi
 
-lint_dirs=(workflow tests benchmarks examples tools docs/conf.py)
+lint_dirs=(workflow tests benchmarks examples tools docs/conf.py docs/_ext)
 echo "== ruff check"
 "$PYTHON" -m ruff check "${lint_dirs[@]}"
 echo "== ruff format --check"
