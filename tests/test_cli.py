@@ -7,6 +7,7 @@ read back through :mod:`workflow.storage`.
 
 from __future__ import annotations
 
+import fcntl
 import io
 import json
 import logging
@@ -20,11 +21,13 @@ import struct
 import subprocess
 import sys
 import sysconfig
+import termios
 import time
 from pathlib import Path
 
 import pytest
 
+from workflow._progress import Progress
 from workflow.cli import CommandError, load_definition, main, parse_data, read_data
 from workflow.errors import HaltProcessing
 from workflow.storage import (
@@ -66,10 +69,17 @@ def pause(obj, eng):
     time.sleep(0.15)
 
 
+def logged_pause(obj, eng):
+    with open("ran.txt", "a") as ran:
+        ran.write(f"{obj.data} ")
+    time.sleep(0.05)
+
+
 halting = [IF(failing_grade, [retake])]
 failing = [nothing, explode]
 completing = [nothing]
 slow = [pause]
+logged_slow = [logged_pause]
 plain_halt = [HALT()]
 not_a_definition = 42
 empty = []
@@ -136,32 +146,26 @@ def uuid_of(stdout):
 
 
 def when(moment):
-    return moment.strftime("%Y-%m-%d %H:%M:%S")
+    return moment.strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 # --------------------------------------------------------------------------
 # run: exit codes and output
 
 
-def test_run_completed_prints_progress_uuid_and_status(work):
+def test_run_completed_prints_uuid_and_status(work):
     done = cli("run", "flows:completing", "--data", "grades.json", cwd=work)
+    # Piped, the progress display stays silent.
     assert (done.returncode, done.stderr) == (0, "")
     uuid = uuid_of(done.stdout)
-    assert done.stdout == (
-        f"progress: 3/3 done, halted: 0, errors: 0\nuuid: {uuid}\nstatus: COMPLETED\n"
-    )
+    assert done.stdout == f"uuid: {uuid}\nstatus: COMPLETED\n"
 
 
 def test_run_halted_exits_3_with_the_halt_message(work):
     done = cli("run", "flows:halting", "--data", "grades.jsonl", cwd=work)
     uuid = uuid_of(done.stdout)
     assert (done.returncode, done.stderr) == (3, "")
-    assert done.stdout == (
-        "progress: 1/3 done, halted: 1, errors: 0\n"
-        f"uuid: {uuid}\n"
-        "status: HALTED\n"
-        "halted: grade 4 fails\n"
-    )
+    assert done.stdout == f"uuid: {uuid}\nstatus: HALTED\nhalted: grade 4 fails\n"
 
 
 def test_run_error_exits_4_with_the_error_line(work):
@@ -169,10 +173,7 @@ def test_run_error_exits_4_with_the_error_line(work):
     uuid = uuid_of(done.stdout)
     assert (done.returncode, done.stderr) == (4, "")
     assert done.stdout == (
-        "progress: 2/3 done, halted: 0, errors: 1\n"
-        f"uuid: {uuid}\n"
-        "status: ERROR\n"
-        "error: ValueError: bad grade\n"
+        f"uuid: {uuid}\nstatus: ERROR\nerror: ValueError: bad grade\n"
     )
 
 
@@ -200,10 +201,8 @@ def test_run_reads_json_lines_from_stdin(work):
 
 def test_run_without_data_runs_no_object(work):
     done = cli("run", "flows:completing", cwd=work)
-    assert (done.returncode, done.stdout.splitlines()[0]) == (
-        0,
-        "progress: 0/0 done, halted: 0, errors: 0",
-    )
+    assert (done.returncode, done.stdout.splitlines()[1]) == (0, "status: COMPLETED")
+    assert stored(work)[1] == {uuid_of(done.stdout): []}
 
 
 def test_run_a_class_with_a_workflow_attribute(work):
@@ -315,6 +314,7 @@ def test_show_table_of_a_halted_workflow(work):
         "status:   HALTED\n"
         f"created:  {when(info.created)}\n"
         f"modified: {when(info.modified)}\n"
+        "objects:  3 (1 INITIAL, 1 COMPLETED, 1 HALTED)\n"
         "\n"
         "position  status     task              halt message   error\n"
         "       0  COMPLETED  -                 -              -\n"
@@ -452,13 +452,9 @@ def test_resume_goes_on_after_the_halt_until_completed(work):
     last = cli("resume", uuid, cwd=work)
     assert (again.returncode, again.stdout) == (
         3,
-        "progress: 2/3 done, halted: 1, errors: 0\n"
         f"uuid: {uuid}\nstatus: HALTED\nhalted: grade 2 fails\n",
     )
-    assert (last.returncode, last.stdout) == (
-        0,
-        f"progress: 3/3 done, halted: 0, errors: 0\nuuid: {uuid}\nstatus: COMPLETED\n",
-    )
+    assert (last.returncode, last.stdout) == (0, f"uuid: {uuid}\nstatus: COMPLETED\n")
 
 
 def test_resume_from_another_directory_reimports_the_definition_file(
@@ -516,17 +512,29 @@ def test_resume_of_a_changed_definition_needs_force(work):
 # Progress on a terminal and on a pipe
 
 
-def run_on_terminal(args, cwd):
-    """Run the command with a pseudo-terminal as stdout; return (code, output)."""
+def run_on_terminal(args, cwd, stream="stdout", env=None):
+    """Run the command with a 100-column pseudo-terminal as ``stream``.
+
+    :returns: the exit status, what the terminal received and what the
+        other of stdout and stderr (a pipe) received.
+    """
     leader, follower = os.openpty()
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))
+    full_env = dict(os.environ)
+    full_env.pop("WORKFLOW_DB", None)
+    full_env.update(env or {})
+    streams = {"stdout": follower, "stderr": subprocess.PIPE}
+    if stream == "stderr":
+        streams = {"stdout": subprocess.PIPE, "stderr": follower}
     process = subprocess.Popen(
         [sys.executable, "-m", "workflow", *args],
         cwd=cwd,
-        stdout=follower,
-        stderr=subprocess.PIPE,
         stdin=subprocess.DEVNULL,
+        env=full_env,
+        **streams,
     )
     os.close(follower)
+    piped = process.stdout if stream == "stderr" else process.stderr
     chunks = []
     deadline = time.monotonic() + TIMEOUT
     try:
@@ -544,40 +552,102 @@ def run_on_terminal(args, cwd):
                 break
             chunks.append(chunk)
         code = process.wait(timeout=max(1, deadline - time.monotonic()))
+        other = piped.read().decode()
     finally:
         if process.poll() is None:
             process.kill()
             process.wait()
-        process.stderr.close()
+        piped.close()
         os.close(leader)
-    return code, b"".join(chunks).decode()
+    return code, b"".join(chunks).decode(), other
 
 
-def test_progress_on_a_terminal_is_redrawn_on_one_line(work):
+ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+
+
+def frames(output):
+    """The successive states of a line redrawn with carriage returns."""
+    return [frame for frame in re.split(r"\r\n|\r", ANSI.sub("", output)) if frame]
+
+
+def test_progress_with_rich_on_a_terminal(work):
     (work / "five.json").write_text("[1, 2, 3, 4, 5]")
-    code, output = run_on_terminal(
+    code, terminal, stdout = run_on_terminal(
         ["run", "flows:slow", "--data", "five.json", "--db", f"sqlite:///{work}/wf.db"],
         work,
+        stream="stderr",
     )
-    # The terminal turns each "\n" into "\r\n".
-    redraws = re.findall(r"\rprogress: (\d)/5 done, halted: 0, errors: 0", output)
-    assert code == 0
-    assert len(redraws) >= 2
-    assert redraws[-1] == "5"
-    assert [int(done) for done in redraws] == sorted(int(done) for done in redraws)
-    assert output.endswith("\r\nstatus: COMPLETED\r\n")
+    assert (code, stdout) == (0, f"uuid: {uuid_of(stdout)}\nstatus: COMPLETED\n")
+    # rich hides the cursor while it draws, and shows it again at the end.
+    assert terminal.startswith("\x1b[?25l")
+    assert terminal.endswith("\r\n\x1b[?25h")
+    shown = frames(terminal)
+    counts = [int(re.search(r" (\d)/5 ", frame).group(1)) for frame in shown]
+    assert counts == sorted(counts)
+    assert counts[0] == 0
+    assert re.fullmatch(r"run ━{40} 5/5 \d+\.\d/s 0:00:0\d 0:00:00", shown[-1])
 
 
-def test_progress_on_a_pipe_is_plain_lines(work):
+@pytest.fixture
+def without_rich(tmp_path_factory):
+    """A PYTHONPATH on which ``import rich`` fails, as when it is not installed."""
+    shadow = tmp_path_factory.mktemp("no_rich")
+    (shadow / "rich").mkdir()
+    (shadow / "rich" / "__init__.py").write_text(
+        "raise ModuleNotFoundError(\"No module named 'rich'\", name='rich')\n"
+    )
+    return {"PYTHONPATH": str(shadow)}
+
+
+PLAIN_FRAME = (
+    r"\r{command}: {done}/{total} objects, \d+\.\d/s, elapsed 0:00:0\d, ETA {eta} *"
+)
+
+
+def test_progress_without_rich_is_one_plain_line_redrawn(work, without_rich):
     (work / "five.json").write_text("[1, 2, 3, 4, 5]")
-    done = cli("run", "flows:slow", "--data", "five.json", cwd=work)
-    assert "\r" not in done.stdout
-    assert done.stdout.splitlines()[-3:-2] == [
-        "progress: 5/5 done, halted: 0, errors: 0"
-    ]
+    code, terminal, stdout = run_on_terminal(
+        ["run", "flows:slow", "--data", "five.json", "--db", f"sqlite:///{work}/wf.db"],
+        work,
+        stream="stderr",
+        env=without_rich,
+    )
+    assert (code, stdout) == (0, f"uuid: {uuid_of(stdout)}\nstatus: COMPLETED\n")
+    assert terminal.startswith(
+        "\rrun: 0/5 objects, 0.0/s, elapsed 0:00:00, ETA -:--:--"
+    )
+    middle = PLAIN_FRAME.format(command="run", done=r"[0-5]", total=5, eta=r"\S+")
+    last = PLAIN_FRAME.format(command="run", done=5, total=5, eta="0:00:00")
+    # The terminal turns the final "\n" into "\r\n".
+    assert re.fullmatch(f"(?:{middle})*{last}\r\n", terminal)
+    counts = [int(frame.split()[1].split("/")[0]) for frame in frames(terminal)]
+    assert counts == sorted(counts)
+    assert len(counts) >= 3
 
 
-def test_progress_counts_the_stored_workflow_not_engines_run_by_its_tasks(work):
+def test_progress_of_a_resume_counts_from_where_it_goes_on(work, without_rich):
+    uuid = started(work)
+    code, terminal, stdout = run_on_terminal(
+        ["resume", uuid[:8], "--db", f"sqlite:///{work}/wf.db"],
+        work,
+        stream="stderr",
+        env=without_rich,
+    )
+    assert (code, stdout) == (
+        3,
+        f"uuid: {uuid}\nstatus: HALTED\nhalted: grade 2 fails\n",
+    )
+    assert re.fullmatch(
+        PLAIN_FRAME.format(command="resume", done=1, total=3, eta="-:--:--")
+        + PLAIN_FRAME.format(command="resume", done=2, total=3, eta=r"0:00:0\d")
+        + "\r\n",
+        terminal,
+    )
+
+
+def test_progress_counts_the_stored_workflow_not_engines_run_by_its_tasks(
+    work, without_rich
+):
     (work / "nested.py").write_text(
         "from workflow.engine import GenericWorkflowEngine\n"
         "\n"
@@ -591,38 +661,86 @@ def test_progress_counts_the_stored_workflow_not_engines_run_by_its_tasks(work):
         "\n"
         "flow = [spell]\n"
     )
-    done = cli("run", "nested:flow", "--data", "grades.json", cwd=work)
-    assert (done.returncode, done.stdout) == (
-        0,
-        "progress: 3/3 done, halted: 0, errors: 0\n"
-        f"uuid: {uuid_of(done.stdout)}\nstatus: COMPLETED\n",
+    code, terminal, _ = run_on_terminal(
+        [
+            "run",
+            "nested:flow",
+            "--data",
+            "grades.json",
+            "--db",
+            f"sqlite:///{work}/wf.db",
+        ],
+        work,
+        stream="stderr",
+        env=without_rich,
+    )
+    assert code == 0
+    assert [frame.split()[1] for frame in frames(terminal)] == ["0/3", "3/3"]
+
+
+@pytest.mark.parametrize("command", ["run", "resume", "restart"])
+def test_progress_is_silent_on_a_pipe(work, command):
+    uuid = started(work, "flows:slow", "grades.json")
+    args = ["run", "flows:slow", "--data", "grades.json"]
+    if command != "run":
+        args = [command, uuid, "--force"]
+    done = cli(*args, cwd=work)
+    assert (done.returncode, done.stderr) == (0, "")
+
+
+class FakeTerminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def test_progress_redraws_from_the_counter_at_most_ten_times_a_second(
+    monkeypatch,
+):
+    # The plain display, with a clock the test moves: exact output.
+    monkeypatch.setitem(sys.modules, "rich.progress", None)
+    now = [100.0]
+    terminal = FakeTerminal()
+    with Progress(terminal, "run", clock=lambda: now[0]) as progress:
+        progress.begin(1000, 0)
+        for done in range(1, 11):
+            now[0] += 0.0625
+            progress.at(done)
+        progress.begin(5, 5)  # a nested run's start changes nothing
+        now[0] = 160.0
+        progress.at(400)
+    assert terminal.getvalue() == (
+        "\rrun: 0/1000 objects, 0.0/s, elapsed 0:00:00, ETA -:--:--"
+        "\rrun: 2/1000 objects, 16.0/s, elapsed 0:00:00, ETA 0:01:02"
+        "\rrun: 4/1000 objects, 16.0/s, elapsed 0:00:00, ETA 0:01:02"
+        "\rrun: 6/1000 objects, 16.0/s, elapsed 0:00:00, ETA 0:01:02"
+        "\rrun: 8/1000 objects, 16.0/s, elapsed 0:00:00, ETA 0:01:02"
+        "\rrun: 10/1000 objects, 16.0/s, elapsed 0:00:00, ETA 0:01:01"
+        "\rrun: 400/1000 objects, 6.7/s, elapsed 0:01:00, ETA 0:01:30"
+        "\rrun: 400/1000 objects, 6.7/s, elapsed 0:01:00, ETA 0:01:30\n"
     )
 
 
-def test_progress_on_a_pipe_does_not_repeat_a_line_already_written(work):
-    # The receiver keeps the run going for longer than the two seconds
-    # between progress lines once every object is done: the final count is
-    # written by the periodic update, and not once more at the end.
-    (work / "slow_end.py").write_text(
-        "import time\n"
-        "\n"
-        "from workflow.signals import workflow_finished\n"
-        "\n"
-        "def nothing(obj, eng):\n"
-        "    pass\n"
-        "\n"
-        "def notify(sender, **kwargs):\n"
-        "    time.sleep(2.5)\n"
-        "\n"
-        "workflow_finished.connect(notify)\n"
-        "flow = [nothing]\n"
+def test_progress_of_an_unknown_total_has_no_eta(monkeypatch):
+    monkeypatch.setitem(sys.modules, "rich.progress", None)
+    now = [0.0]
+    terminal = FakeTerminal()
+    with Progress(terminal, "run", clock=lambda: now[0]) as progress:
+        progress.begin(None, 0)
+        now[0] = 3725.0
+        progress.at(7450)
+    assert terminal.getvalue() == (
+        "\rrun: 0 objects, 0.0/s, elapsed 0:00:00"
+        "\rrun: 7450 objects, 2.0/s, elapsed 1:02:05"
+        "\rrun: 7450 objects, 2.0/s, elapsed 1:02:05\n"
     )
-    done = cli("run", "slow_end:flow", "--data", "grades.json", cwd=work)
-    assert (done.returncode, done.stdout) == (
-        0,
-        "progress: 3/3 done, halted: 0, errors: 0\n"
-        f"uuid: {uuid_of(done.stdout)}\nstatus: COMPLETED\n",
-    )
+
+
+def test_progress_draws_nothing_off_a_terminal():
+    out = io.StringIO()
+    with Progress(out, "run") as progress:
+        progress.begin(3, 0)
+        progress.at(3)
+    assert (out.getvalue(), progress.done) == ("", 3)
 
 
 # --------------------------------------------------------------------------
@@ -718,12 +836,13 @@ def test_graph_png_without_graphviz_is_one_line_and_exit_1(work):
         (["run", "flows:nowhere"], "'flows' has no attribute 'nowhere'"),
         (
             ["run", "flows:not_a_definition"],
-            "'flows:not_a_definition' is int, not a workflow definition: point at a"
-            " list of tasks, or at a class whose `workflow` attribute is one",
+            "the definition 'flows:not_a_definition' is int 42, not a workflow"
+            " definition: point at a list of tasks, or at a class whose `workflow`"
+            " attribute is one",
         ),
         (
             ["run", "flows:empty"],
-            "the definition 'flows:empty' is empty: give it a task",
+            "the definition 'flows:empty' is empty: give it at least one task",
         ),
         (
             ["run", "flows:not_tasks"],
@@ -782,12 +901,22 @@ def test_graph_png_without_graphviz_is_one_line_and_exit_1(work):
             " database (see `workflow list`)",
         ),
         (
-            ["resume", "nope"],
-            "no workflow with uuid 'nope' in this database (see `workflow list`)",
+            ["resume", "8D7F6E5D"],
+            "no workflow with uuid '8d7f6e5d' in this database (see `workflow list`)",
         ),
         (
-            ["restart", "nope"],
-            "no workflow with uuid 'nope' in this database (see `workflow list`)",
+            ["restart", "8d7f-"],
+            "no workflow with uuid '8d7f-' in this database (see `workflow list`)",
+        ),
+        (
+            ["delete", "8d7f6e5d", "--yes"],
+            "no workflow with uuid '8d7f6e5d' in this database (see `workflow list`)",
+        ),
+        (
+            ["graph", "flows"],
+            "TARGET 'flows' is neither a definition ('package.module:attribute' or"
+            " 'path/to/file.py:attribute') nor a workflow uuid (or its first"
+            " characters)",
         ),
         (
             ["graph", "8d7f6e5d-0000-4000-8000-000000000000"],
@@ -901,7 +1030,14 @@ def test_debug_shows_the_traceback(work):
         ["run", "flows:halting", "--bogus"],
         ["list", "--status", "sleeping"],
         ["restart", "some-uuid", "--object", "last"],
+        ["restart", "8d7f6e5d", "--object", "last"],
         ["graph", "flows:halting", "--format", "gif"],
+        ["show", "nope"],
+        ["show", "8d7f6e5d", "--limit", "-1"],
+        ["list", "--since", "yesterday"],
+        ["prune", "--status", "completed"],
+        ["prune", "--older-than", "soon", "--status", "completed"],
+        ["delete"],
     ],
 )
 def test_bad_command_lines_exit_2(work, args):
@@ -911,7 +1047,7 @@ def test_bad_command_lines_exit_2(work, args):
 
 
 @pytest.mark.parametrize(
-    "command", ["run", "list", "show", "resume", "restart", "graph"]
+    "command", ["run", "list", "show", "resume", "restart", "graph", "delete", "prune"]
 )
 def test_help_of_every_command_has_an_example(work, command):
     done = cli(command, "--help", cwd=work, db=False)
@@ -924,8 +1060,8 @@ def test_main_help_lists_the_exit_codes(work):
     done = cli("--help", cwd=work, db=False)
     assert done.returncode == 0
     assert (
-        "exit status: 0 completed, 1 failure, 2 bad command line, 3 halted, 4 error."
-        in done.stdout
+        "exit status: 0 completed, 1 failure, 2 bad command line, 3 halted, 4 error,\n"
+        "130 interrupted.\n" in done.stdout
     )
 
 
@@ -1019,53 +1155,90 @@ def test_read_data_skips_a_utf8_byte_order_mark(tmp_path):
 # A run interrupted, a workflow left RUNNING, a definition not importable
 
 
-def wait_for_status(work, status, process):
-    deadline = time.monotonic() + TIMEOUT
-    while time.monotonic() < deadline:
-        if (work / "wf.db").exists():
-            infos = stored(work)[0]
-            if infos and infos[0].status.name == status:
-                return infos[0].uuid
-        assert process.poll() is None, "the run ended too early"
-        time.sleep(0.05)
-    raise AssertionError(f"the workflow never became {status}")
+def interrupt(command, work):
+    """Start ``workflow COMMAND`` (on ``flows:logged_slow``), Ctrl-C it mid-run.
 
-
-def test_an_interrupted_run_is_left_running_then_taken_over_with_force(work):
-    (work / "many.json").write_text(json.dumps(list(range(200))))
-    db = f"sqlite:///{work}/wf.db"
+    :returns: the exit status and stderr.
+    """
     process = subprocess.Popen(
-        [sys.executable, "-m", "workflow", "run", "flows:slow", "--data", "many.json",
-         "--db", db],
+        [sys.executable, "-m", "workflow", *command, "--db", f"sqlite:///{work}/wf.db"],
         cwd=work, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
+    ran = work / "ran.txt"
+    already = len(ran.read_text().split()) if ran.exists() else 0
     try:
-        uuid = wait_for_status(work, "RUNNING", process)
+        deadline = time.monotonic() + TIMEOUT
+        while not ran.exists() or len(ran.read_text().split()) < already + 3:
+            assert process.poll() is None, "the run ended too early"
+            assert time.monotonic() < deadline, "the run never got going"
+            time.sleep(0.02)
         process.send_signal(signal.SIGINT)
         _, stderr = process.communicate(timeout=TIMEOUT)
     finally:
         if process.poll() is None:
             process.kill()
             process.communicate()
-    assert (process.returncode, stderr) == (
-        130,
-        "workflow: interrupted; a workflow left RUNNING can be taken over with"
-        " `workflow resume --force UUID`\n",
+    return process.returncode, stderr
+
+
+INTERRUPTED = re.compile(
+    rf"workflow: interrupted: workflow ({UUID}) is HALTED at object (\d+);"
+    r" `workflow resume \1` goes on from there\n"
+)
+
+
+def test_ctrl_c_leaves_a_workflow_that_a_plain_resume_continues(work):
+    (work / "many.json").write_text(json.dumps(list(range(40))))
+    code, stderr = interrupt(["run", "flows:logged_slow", "--data", "many.json"], work)
+    found = INTERRUPTED.fullmatch(stderr)
+    assert (code, found is not None) == (130, True), stderr
+    uuid, position = found.group(1), int(found.group(2))
+    infos, objects = stored(work)
+    assert [(info.uuid, info.status.name) for info in infos] == [(uuid, "HALTED")]
+    assert [obj.status.name for obj in objects[uuid]] == (
+        ["COMPLETED"] * position + ["HALTED"] + ["INITIAL"] * (39 - position)
     )
-    busy = cli("resume", uuid, cwd=work)
-    assert (busy.returncode, busy.stderr) == (
-        1,
-        f"workflow: error: workflow {uuid} is RUNNING in another process; if that"
-        " process died, take it over with --force\n",
+    assert (
+        objects[uuid][position].halt_message,
+        objects[uuid][position].callback_pos,
+    ) == (
+        "Interrupted; a resume runs this object again from task [0]",
+        [0],
     )
-    (work / "flows.py").write_text(FLOWS.replace("time.sleep(0.15)", "pass"))
-    taken = cli("resume", uuid, "--force", cwd=work)
-    assert (taken.returncode, taken.stdout.splitlines()[-1]) == (0, "status: COMPLETED")
+    shown = cli("show", uuid, "--status", "halted", cwd=work)
+    assert shown.stdout.split("\n\n")[1] == (
+        "position  status  task              halt message"
+        "                                                error\n"
+        f"{position:>8}  HALTED  [0] logged_pause  Interrupted; a resume runs this"
+        " object again from task [0]  -\n"
+    )
+    # Ctrl-C during a resume too.
+    code, stderr = interrupt(["resume", uuid], work)
+    again = INTERRUPTED.fullmatch(stderr)
+    assert (code, again is not None) == (130, True), stderr
+    assert (again.group(1), int(again.group(2)) > position) == (uuid, True)
+    done = cli("resume", uuid, cwd=work)
+    assert (done.returncode, done.stdout, done.stderr) == (
+        0,
+        f"uuid: {uuid}\nstatus: COMPLETED\n",
+        "",
+    )
+    # Completed objects never ran again; only an interrupted one may have.
+    ran = [int(number) for number in (work / "ran.txt").read_text().split()]
+    assert sorted(set(ran)) == list(range(40))
+    assert len(ran) <= 42
+    assert ran == sorted(ran)
 
 
 def test_png_to_a_terminal_is_refused(work):
-    code, output = run_on_terminal(["graph", "flows:halting", "--format", "png"], work)
-    assert (code, output) == (1, "")
+    code, output, stderr = run_on_terminal(
+        ["graph", "flows:halting", "--format", "png"], work
+    )
+    assert (code, output, stderr) == (
+        1,
+        "",
+        "workflow: error: PNG output is binary: write it to a file with --output\n",
+    )
 
 
 def store_registered_workflow(work):
@@ -1094,28 +1267,24 @@ def test_show_names_no_task_when_the_definition_cannot_be_imported(work):
     )
 
 
+NOT_REGISTERED = (
+    "workflow: error: no workflow definition is registered under 'grading' in"
+    " this process: import the module that registers it with --import MODULE"
+    " (or $WORKFLOW_IMPORTS)\n"
+)
+
+
 def test_graph_of_a_workflow_whose_definition_is_not_importable(work):
     uuid = store_registered_workflow(work)
     done = cli("graph", uuid, cwd=work)
-    assert (done.returncode, done.stdout) == (1, "")
-    assert done.stderr.startswith(
-        "workflow: error: No workflow definition is registered under 'grading'."
-    )
-    assert done.stderr.count("\n") == 1
+    assert (done.returncode, done.stdout, done.stderr) == (1, "", NOT_REGISTERED)
 
 
 @pytest.mark.parametrize("command", ["resume", "restart"])
 def test_rerunning_a_workflow_whose_definition_is_not_importable(work, command):
     uuid = store_registered_workflow(work)
     done = cli(command, uuid, cwd=work)
-    assert (done.returncode, done.stdout) == (1, "")
-    assert done.stderr == (
-        "workflow: error: No workflow definition is registered under 'grading'."
-        " Registered: none. Register it with"
-        " workflow.storage.registry.register(name, definition) in a module every"
-        " process imports, or name it by import path ('package.module:attribute'"
-        " or 'path/to/file.py:attribute')\n"
-    )
+    assert (done.returncode, done.stdout, done.stderr) == (1, "", NOT_REGISTERED)
     assert [info.status.name for info in stored(work)[0]] == ["HALTED"]
 
 

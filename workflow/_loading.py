@@ -128,7 +128,9 @@ def absolute_name(name: str) -> str:
 
 def _exception_line(exc: BaseException) -> str:
     if isinstance(exc, SystemExit):
-        return f"it called sys.exit({exc.code!r})"
+        # A module that exits at import stops nobody's process but its own.
+        code = "" if exc.code is None else repr(exc.code)
+        return f"it called sys.exit({code})"
     text = str(exc).strip()
     first = text.splitlines()[0] if text else ""
     return f"{type(exc).__name__}: {first}" if first else type(exc).__name__
