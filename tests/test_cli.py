@@ -17,6 +17,7 @@ import runpy
 import select
 import shutil
 import signal
+import sqlite3
 import struct
 import subprocess
 import sys
@@ -91,6 +92,26 @@ def long_halt(obj, eng):
 
 
 long_halting = [long_halt]
+
+
+def ask(obj, eng):
+    eng.halt("needs review", action="review", payload={"grade": obj.data})
+
+
+asking = [ask]
+
+
+def note_a(obj, eng):
+    with open("notes.txt", "a") as notes:
+        notes.write(f"a{obj.data} ")
+
+
+def note_b(obj, eng):
+    with open("notes.txt", "a") as notes:
+        notes.write(f"b{obj.data} ")
+
+
+noting = [note_a, note_b]
 
 
 class Grading:
@@ -1461,3 +1482,605 @@ def test_main_leaves_the_workflow_logger_as_it_found_it(work, options):
     before = (list(logger.handlers), logger.level, logger.propagate)
     run_completing(work, *options)
     assert (list(logger.handlers), logger.level, logger.propagate) == before
+
+
+# --------------------------------------------------------------------------
+# Operating stored workflows: --json, uuid prefixes, show, list filters,
+# delete and prune, --import, --definition, clear errors
+
+
+def test_json_of_run_resume_and_restart(work):
+    done = cli("run", "flows:halting", "--data", "grades.jsonl", "--json", cwd=work)
+    uuid = json.loads(done.stdout)["uuid"]
+    assert (done.returncode, done.stderr, json.loads(done.stdout)) == (
+        3,
+        "",
+        {
+            "uuid": uuid,
+            "name": "flows:halting",
+            "status": "HALTED",
+            "halted_message": "grade 4 fails",
+            "error": None,
+        },
+    )
+    assert done.stdout.count("\n") == 1
+    resumed = cli("resume", uuid, "--json", cwd=work)
+    assert (resumed.returncode, json.loads(resumed.stdout)["halted_message"]) == (
+        3,
+        "grade 2 fails",
+    )
+    restarted = cli("restart", uuid, "--task", "next", "--json", cwd=work)
+    assert (restarted.returncode, json.loads(restarted.stdout)) == (
+        0,
+        {
+            "uuid": uuid,
+            "name": "flows:halting",
+            "status": "COMPLETED",
+            "halted_message": None,
+            "error": None,
+        },
+    )
+
+
+def test_json_of_list(work):
+    started(work)
+    infos, _ = stored(work)
+    done = cli("list", "--json", cwd=work)
+    info = infos[0]
+    assert (done.returncode, json.loads(done.stdout)) == (
+        0,
+        [
+            {
+                "uuid": info.uuid,
+                "name": "flows:halting",
+                "status": "HALTED",
+                "created": info.created.isoformat(),
+                "modified": info.modified.isoformat(),
+                "object_count": 3,
+                "halted_count": 1,
+                "error_count": 0,
+            }
+        ],
+    )
+
+
+def test_json_of_show_and_of_one_object(work):
+    uuid = started(work)
+    info = stored(work)[0][0]
+    done = cli("show", uuid, "--limit", "2", "--json", cwd=work)
+    shown = json.loads(done.stdout)
+    assert (done.returncode, shown["workflow"], shown["object_counts"]) == (
+        0,
+        info.to_dict(),
+        {"INITIAL": 1, "COMPLETED": 1, "HALTED": 1, "RUNNING": 0, "ERROR": 0},
+    )
+    assert [obj["position"] for obj in shown["objects"]] == [0, 1]
+    assert shown["objects_matching"] == 3
+    one = cli("show", uuid, "--object", "1", "--json", cwd=work)
+    assert json.loads(one.stdout) == {
+        **stored(work)[1][uuid][1].to_dict(),
+        "halt_message": "grade 4 fails",
+        "callback_pos": [0, 1, 0],
+    }
+
+
+def test_delete_and_prune_json(work):
+    uuid = started(work)
+    deleted = cli("delete", uuid, "--yes", "--json", cwd=work)
+    pruned = cli("prune", "--older-than", "1d", "--status", "completed", "--json",
+                 cwd=work)  # fmt: skip
+    assert (deleted.returncode, json.loads(deleted.stdout)) == (0, {"deleted": [uuid]})
+    assert (pruned.returncode, json.loads(pruned.stdout)) == (0, {"deleted": []})
+
+
+def set_uuids(work, *uuids):
+    """Give the stored workflows (objectless ones) these uuids, oldest first."""
+    with sqlite3.connect(work / "wf.db") as connection:
+        rows = connection.execute(
+            "SELECT uuid FROM workflow_workflow ORDER BY created, uuid"
+        ).fetchall()
+        for (old,), new in zip(rows, uuids):
+            connection.execute(
+                "UPDATE workflow_workflow SET uuid = ? WHERE uuid = ?", (new, old)
+            )
+    connection.close()
+
+
+def test_a_uuid_prefix_in_any_case_names_the_workflow(work):
+    uuid = started(work)
+    prefix = uuid[:6].upper()
+    shown = cli("show", prefix, cwd=work)
+    drawn = cli("graph", prefix, cwd=work)
+    resumed = cli("resume", prefix, cwd=work)
+    whole = cli("restart", uuid.upper(), cwd=work)
+    assert (shown.returncode, shown.stdout.splitlines()[0]) == (0, f"uuid:     {uuid}")
+    assert (drawn.returncode, drawn.stdout.splitlines()[-1]) == (
+        0,
+        "    class n0_1_0 halted",
+    )
+    assert (resumed.returncode, resumed.stdout.splitlines()[0]) == (3, f"uuid: {uuid}")
+    assert (whole.returncode, whole.stdout.splitlines()[0]) == (3, f"uuid: {uuid}")
+
+
+def test_an_ambiguous_uuid_prefix_is_refused_with_the_candidates(work):
+    for _ in range(3):
+        cli("run", "flows:completing", cwd=work)
+    first = "abcd0000-0000-4000-8000-000000000000"
+    second = "abcd1111-0000-4000-8000-000000000000"
+    set_uuids(work, first, second, "bbbb0000-0000-4000-8000-000000000000")
+    for command in (["show"], ["resume"], ["graph"], ["delete"]):
+        done = cli(*command, "ABCD", cwd=work)
+        assert (done.returncode, done.stdout, done.stderr) == (
+            1,
+            "",
+            f"workflow: error: 'abcd' is the start of several workflow uuids:"
+            f" {first}, {second}; give more of the uuid\n",
+        )
+    assert cli("show", "abcd1", cwd=work).stdout.splitlines()[0] == (
+        f"uuid:     {second}"
+    )
+    assert len(stored(work)[0]) == 3
+
+
+def test_show_object_prints_the_full_traceback(work):
+    (work / "wordy.py").write_text(
+        "def check(grade):\n"
+        "    raise ValueError(f'bad grade {grade}')\n"
+        "\n"
+        "def explain(obj, eng):\n"
+        "    try:\n"
+        "        check(obj.data)\n"
+        "    except ValueError as exc:\n"
+        "        raise RuntimeError('grading stopped') from exc\n"
+        "\n"
+        "flow = [explain]\n"
+    )
+    uuid = started(work, "wordy.py:flow", "grades.json")
+    done = cli("show", uuid, "--object", "0", cwd=work)
+    traceback_text = stored(work)[1][uuid][0].error_message
+    assert (done.returncode, done.stderr) == (0, "")
+    assert done.stdout == (
+        f"workflow:     {uuid}\n"
+        "position:     0\n"
+        "status:       ERROR\n"
+        "task:         [0] explain\n"
+        "halt message: -\n"
+        "halt action:  -\n"
+        "halt payload: -\n"
+        "data:         6\n"
+        "extra data:   {}\n"
+        f"error:\n{traceback_text}"
+    )
+    # The whole traceback, both exceptions and every frame, not one line.
+    assert traceback_text.startswith("Traceback (most recent call last):\n")
+    assert (
+        f'  File "{work}/wordy.py", line 2, in check\n'
+        "    raise ValueError(f'bad grade {grade}')\n"
+        "ValueError: bad grade 6\n"
+        "\n"
+        "The above exception was the direct cause of the following exception:\n"
+    ) in traceback_text
+    assert traceback_text.endswith("RuntimeError: grading stopped\n")
+
+
+def test_show_object_of_a_halt_with_its_action_and_payload(work):
+    uuid = started(work, "flows:asking", "grades.json")
+    done = cli("show", uuid, "--object", "0", cwd=work)
+    assert done.stdout == (
+        f"workflow:     {uuid}\n"
+        "position:     0\n"
+        "status:       HALTED\n"
+        "task:         [0] ask\n"
+        "halt message: needs review\n"
+        "halt action:  review\n"
+        'halt payload: {"grade": 6}\n'
+        "data:         6\n"
+        "extra data:   {}\n"
+        "error:        -\n"
+    )
+    missing = cli("show", uuid, "--object", "3", cwd=work)
+    assert (missing.returncode, missing.stderr) == (
+        1,
+        f"workflow: error: Workflow {uuid} has no object at position 3: it has"
+        " positions 0 to 2\n",
+    )
+
+
+def test_show_of_100000_objects_prints_a_summary_and_the_first_rows(work):
+    registry = Registry()
+    registry.register("big", [lambda obj, eng: None])
+    store = WorkflowStore(f"sqlite:///{work}/wf.db")
+    try:
+        store.create_all()
+        uuid = StoredWorkflowEngine.with_name(
+            "big", store, data=list(range(100_000)), registry=registry
+        ).db_obj.uuid
+        with store.engine.begin() as connection:
+            connection.exec_driver_sql(
+                "UPDATE workflow_object SET status = 2, callback_pos = '[0]',"
+                " halt_message = 'check ' || position"
+                " WHERE position % 25000 = 7"
+            )
+    finally:
+        store.dispose()
+    done = cli("show", uuid, cwd=work)
+    lines = done.stdout.splitlines()
+    assert (done.returncode, len(lines)) == (0, 7 + 1 + 20 + 2)
+    assert lines[5:8] == [
+        "objects:  100000 (99996 INITIAL, 4 HALTED)",
+        "",
+        ("position  status   task  halt message  error"),
+    ]
+    assert lines[8:10] == [
+        "       0  INITIAL  -     -             -",
+        "       1  INITIAL  -     -             -",
+    ]
+    assert lines[15] == "       7  HALTED   [0]   check 7       -"
+    assert lines[-2:] == [
+        "",
+        "20 of 100000 objects shown: --limit N shows more (0: all), --status"
+        " STATUS some, --object POSITION one in full",
+    ]
+    halted = cli("show", uuid, "--status", "halted", "--limit", "3", cwd=work)
+    assert halted.stdout.split("\n\n", 1)[1] == (
+        "position  status  task  halt message  error\n"
+        "       7  HALTED  [0]   check 7       -\n"
+        "   25007  HALTED  [0]   check 25007   -\n"
+        "   50007  HALTED  [0]   check 50007   -\n"
+        "\n"
+        "3 of 4 HALTED objects shown: --limit N shows more (0: all), --status"
+        " STATUS some, --object POSITION one in full\n"
+    )
+    error = cli("show", uuid, "--status", "error", cwd=work)
+    assert error.stdout.split("\n\n", 1)[1] == (
+        "position  status  task  halt message  error\n"
+    )
+
+
+def test_list_limit_name_and_since(work):
+    for definition in ("flows:halting", "flows:completing", "flows:halting"):
+        cli("run", definition, "--data", "grades.jsonl", cwd=work)
+    old, middle, new = stored(work)[0]
+    with sqlite3.connect(work / "wf.db") as connection:
+        connection.execute(
+            "UPDATE workflow_workflow SET modified = '2020-01-01 10:00:00.000000'"
+            " WHERE uuid = ?",
+            (old.uuid,),
+        )
+    connection.close()
+
+    def listed(*options):
+        done = cli("list", *options, "--json", cwd=work)
+        assert done.returncode == 0, done.stderr
+        return [info["uuid"] for info in json.loads(done.stdout)]
+
+    assert listed("--limit", "2") == [middle.uuid, new.uuid]
+    assert listed("--limit", "0") == []
+    assert listed("--name", "halt") == [old.uuid, new.uuid]
+    assert listed("--name", "%") == []
+    assert listed("--since", "1h") == [middle.uuid, new.uuid]
+    assert listed("--since", "2019-12-31") == [old.uuid, middle.uuid, new.uuid]
+    assert listed("--since", "2020-01-01T11:00:00+02:00") == [
+        old.uuid,
+        middle.uuid,
+        new.uuid,
+    ]
+    assert listed("--since", "2020-01-01T10:00:01") == [middle.uuid, new.uuid]
+    assert listed("--name", "halting", "--status", "halted", "--limit", "1") == [
+        new.uuid
+    ]
+    table = cli("list", "--limit", "1", cwd=work)
+    assert table.stdout.splitlines()[1].endswith(f"  {when(new.modified)}")
+    assert when(new.modified).endswith(" UTC")
+
+
+def test_delete_asks_first(work):
+    uuid = started(work)
+    refused = cli("delete", uuid[:8], cwd=work, stdin="n\n")
+    question = f"delete workflow {uuid} (flows:halting, HALTED, 3 objects)? [y/N] \n"
+    assert (refused.returncode, refused.stdout, refused.stderr) == (
+        1,
+        "",
+        question + "workflow: error: not confirmed: nothing deleted (answer y, or pass"
+        " --yes)\n",
+    )
+    silent = cli("delete", uuid, cwd=work, stdin="")
+    assert (silent.returncode, len(stored(work)[0])) == (1, 1)
+    done = cli("delete", uuid, cwd=work, stdin="y\n")
+    assert (done.returncode, done.stdout, done.stderr) == (
+        0,
+        f"deleted: {uuid}\n",
+        question,
+    )
+    assert stored(work) == ([], {})
+    with sqlite3.connect(work / "wf.db") as connection:
+        left = connection.execute("SELECT count(*) FROM workflow_object").fetchone()
+    connection.close()
+    assert left == (0,)
+
+
+def test_delete_of_a_running_workflow_needs_force(work):
+    uuid = started(work)
+    with sqlite3.connect(work / "wf.db") as connection:
+        connection.execute("UPDATE workflow_workflow SET status = 1")
+    connection.close()
+    refused = cli("delete", uuid, "--yes", cwd=work)
+    assert (refused.returncode, refused.stderr) == (
+        1,
+        f"workflow: error: workflow {uuid} is RUNNING: it is not deleted; if its"
+        " process died, delete it with --force\n",
+    )
+    assert [obj.position for obj in stored(work)[1][uuid]] == [0, 1, 2]
+    forced = cli("delete", uuid, "--yes", "--force", cwd=work)
+    assert (forced.returncode, forced.stdout, stored(work)) == (
+        0,
+        f"deleted: {uuid}\n",
+        ([], {}),
+    )
+
+
+def test_prune_deletes_old_workflows_of_one_status(work):
+    for definition in ("flows:completing", "flows:completing", "flows:halting"):
+        cli("run", definition, "--data", "grades.jsonl", cwd=work)
+    old, recent, halted = stored(work)[0]
+    with sqlite3.connect(work / "wf.db") as connection:
+        connection.execute(
+            "UPDATE workflow_workflow SET modified = '2020-01-01 10:00:00.000000'"
+            " WHERE uuid IN (?, ?)",
+            (old.uuid, halted.uuid),
+        )
+    connection.close()
+    refused = cli("prune", "--older-than", "30d", "--status", "completed", cwd=work,
+                  stdin="no\n")  # fmt: skip
+    question = re.escape("delete 1 COMPLETED workflow last saved before ")
+    assert refused.returncode == 1
+    assert re.fullmatch(
+        question + r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC\? \[y/N\] \n"
+        r"workflow: error: not confirmed: nothing deleted \(answer y, or pass"
+        r" --yes\)\n",
+        refused.stderr,
+    )
+    done = cli("prune", "--older-than", "30d", "--status", "COMPLETED", cwd=work,
+               stdin="y\n")  # fmt: skip
+    assert (done.returncode, done.stdout) == (0, "deleted 1 workflow\n")
+    assert [info.uuid for info in stored(work)[0]] == [recent.uuid, halted.uuid]
+    again = cli("prune", "--older-than", "2w", "--status", "completed", cwd=work)
+    assert (again.returncode, again.stdout, again.stderr) == (
+        0,
+        "deleted 0 workflows\n",
+        "",
+    )
+    halted_pruned = cli("prune", "--older-than", "1d12h", "--status", "halted",
+                        "--yes", cwd=work)  # fmt: skip
+    assert (halted_pruned.stdout, [i.uuid for i in stored(work)[0]]) == (
+        "deleted 1 workflow\n",
+        [recent.uuid],
+    )
+
+
+GRADING_MODULE = """
+from workflow.storage import registry
+
+
+def stop_here(obj, eng):
+    eng.halt("stop here")
+
+
+def finish(obj, eng):
+    pass
+
+
+registry.register("grading", [stop_here, finish])
+"""
+
+STARTER = """
+import sys
+
+import grading_defs
+from workflow.storage import WorkflowStore, start
+
+store = WorkflowStore(sys.argv[1])
+store.create_all()
+print(start("grading", [1], store).uuid)
+store.dispose()
+"""
+
+
+def started_by_a_worker(work):
+    """Start a 'grading' workflow, registered by name, as a worker would."""
+    (work / "grading_defs.py").write_text(GRADING_MODULE)
+    (work / "starter.py").write_text(STARTER)
+    done = subprocess.run(
+        [sys.executable, "starter.py", f"sqlite:///{work}/wf.db"],
+        cwd=work, capture_output=True, text=True, timeout=TIMEOUT, check=True,
+    )  # fmt: skip
+    return done.stdout.strip()
+
+
+def test_import_reaches_definitions_registered_by_name(work):
+    uuid = started_by_a_worker(work)
+    shown = cli("show", uuid, "--import", "grading_defs", cwd=work)
+    drawn = cli("graph", uuid, cwd=work, env={"WORKFLOW_IMPORTS": "grading_defs"})
+    resumed = cli("resume", uuid, "--import", "grading_defs", cwd=work)
+    assert shown.stdout.split("\n\n")[1] == (
+        "position  status  task           halt message  error\n"
+        "       0  HALTED  [0] stop_here  stop here     -\n"
+    )
+    assert (drawn.returncode, drawn.stdout) == (
+        0,
+        "flowchart TD\n"
+        '    wf_start(("Start"))\n'
+        '    n0["stop_here"]\n'
+        '    n1["finish"]\n'
+        '    wf_end(("End"))\n'
+        "    wf_start --> n0\n"
+        "    n0 --> n1\n"
+        "    n1 --> wf_end\n"
+        "    classDef halted fill:#ffd8a8,stroke:#d9480f,stroke-width:3px\n"
+        "    class n0 halted\n",
+    )
+    assert (resumed.returncode, resumed.stdout) == (
+        0,
+        f"uuid: {uuid}\nstatus: COMPLETED\n",
+    )
+
+
+def test_workflow_imports_takes_several_modules(work):
+    uuid = started_by_a_worker(work)
+    (work / "other.py").write_text("IMPORTED = True\n")
+    env = {"WORKFLOW_IMPORTS": " other, grading_defs "}
+    done = cli("resume", uuid, cwd=work, env=env)
+    assert (done.returncode, done.stderr) == (0, "")
+
+
+@pytest.mark.parametrize(
+    ("options", "env", "message"),
+    [
+        (
+            ["--import", "no_such_module"],
+            {},
+            "--import no_such_module: cannot import module 'no_such_module': no"
+            " module named 'no_such_module' (is it installed, or in the current"
+            " directory?)",
+        ),
+        (
+            [],
+            {"WORKFLOW_IMPORTS": "exits"},
+            "WORKFLOW_IMPORTS exits: error while importing 'exits': it called"
+            " sys.exit(7)",
+        ),
+    ],
+)
+def test_import_errors_name_the_module_and_where_it_came_from(
+    work, options, env, message
+):
+    (work / "exits.py").write_text("import sys\n\nsys.exit(7)\n")
+    done = cli("list", *options, cwd=work, env=env)
+    assert (done.returncode, done.stdout, done.stderr) == (
+        1,
+        "",
+        f"workflow: error: {message}\n",
+    )
+
+
+@pytest.mark.parametrize(
+    ("definition", "message"),
+    [
+        ("exits:flow", "error while importing 'exits': it called sys.exit(7)"),
+        ("exits.py:flow", "error while loading 'exits.py': it called sys.exit(7)"),
+        ("quits:flow", "error while importing 'quits': it called sys.exit()"),
+    ],
+)
+def test_a_definition_module_calling_sys_exit_is_an_error(work, definition, message):
+    (work / "exits.py").write_text("import sys\n\nsys.exit(7)\n")
+    (work / "quits.py").write_text("import sys\n\nsys.exit()\n")
+    done = cli("run", definition, cwd=work)
+    assert (done.returncode, done.stdout, done.stderr) == (
+        1,
+        "",
+        f"workflow: error: {message}\n",
+    )
+
+
+def test_resume_with_the_definition_of_a_moved_file(work):
+    (work / "old").mkdir()
+    (work / "old" / "grading.py").write_text(FLOWS)
+    uuid = started(work, "old/grading.py:halting")
+    (work / "new").mkdir()
+    (work / "old" / "grading.py").rename(work / "new" / "grading.py")
+    lost = cli("resume", uuid, cwd=work)
+    assert (lost.returncode, lost.stderr) == (
+        1,
+        f"workflow: error: definition file '{work}/old/grading.py' does not exist\n",
+    )
+    done = cli("resume", uuid, "--definition", "new/grading.py:halting", cwd=work)
+    assert (done.returncode, done.stdout) == (
+        3,
+        f"uuid: {uuid}\nstatus: HALTED\nhalted: grade 2 fails\n",
+    )
+    restarted = cli("restart", uuid, "--task", "next", "--definition",
+                    f"{work}/new/grading.py:halting", cwd=work)  # fmt: skip
+    assert (restarted.returncode, restarted.stdout.splitlines()[1]) == (
+        0,
+        "status: COMPLETED",
+    )
+
+
+def test_resume_with_another_definition_needs_force(work):
+    uuid = started(work, "flows.py:halting")
+    (work / "moved.py").write_text(FLOWS.replace("[retake]", "[nothing, retake]"))
+    refused = cli("resume", uuid, "--definition", "moved.py:halting", cwd=work)
+    assert (refused.returncode, refused.stdout, refused.stderr) == (
+        1,
+        "",
+        "workflow: error: --definition 'moved.py:halting' is not the definition"
+        f" workflow {uuid} was saved with (its tasks or their nesting differ):"
+        " pass --force to run it anyway\n",
+    )
+    assert stored(work)[0][0].status.name == "HALTED"
+    forced = cli("resume", uuid, "--definition", "moved.py:halting", "--force",
+                 cwd=work)  # fmt: skip
+    assert forced.returncode == 3
+
+
+def test_resume_and_restart_of_a_completed_workflow_differ(work):
+    (work / "two.json").write_text("[1, 2]")
+    uuid = started(work, "flows:noting", "two.json")
+    notes = work / "notes.txt"
+    assert notes.read_text() == "a1 b1 a2 b2 "
+    resumed = cli("resume", uuid, cwd=work)
+    assert (resumed.returncode, resumed.stdout) == (
+        0,
+        f"uuid: {uuid}\nstatus: COMPLETED\n",
+    )
+    assert notes.read_text() == "a1 b1 a2 b2 "
+    restarted = cli("restart", uuid, "--object", "current", "--task", "next", cwd=work)
+    assert (restarted.returncode, restarted.stdout) == (
+        0,
+        f"uuid: {uuid}\nstatus: COMPLETED\n",
+    )
+    # The last object's next task ran again.
+    assert notes.read_text() == "a1 b1 a2 b2 b2 "
+
+
+@pytest.fixture
+def without_psycopg(tmp_path_factory):
+    """A PYTHONPATH on which ``import psycopg`` fails, as when not installed."""
+    shadow = tmp_path_factory.mktemp("no_psycopg")
+    for name in ("psycopg", "psycopg2"):
+        (shadow / name).mkdir()
+        (shadow / name / "__init__.py").write_text(
+            f"raise ModuleNotFoundError(\"No module named '{name}'\", name='{name}')\n"
+        )
+    return {"PYTHONPATH": str(shadow)}
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        (
+            "postgresql+psycopg://someone:secret@127.0.0.1/db",
+            "the database URL 'postgresql+psycopg://someone:***@127.0.0.1/db' needs"
+            " the PostgreSQL driver psycopg, which is not installed: install it"
+            " with pip install 'workflow[postgresql]'",
+        ),
+        (
+            "postgresql+psycopg2://someone@127.0.0.1/db",
+            "the database URL 'postgresql+psycopg2://someone@127.0.0.1/db' needs"
+            " the PostgreSQL driver 'psycopg2', which is not installed: install the"
+            " driver the storage is tested with, pip install"
+            " 'workflow[postgresql]', and write the URL as"
+            " 'postgresql+psycopg://...'",
+        ),
+    ],
+)
+def test_a_postgresql_url_without_its_driver_names_the_extra(
+    work, without_psycopg, url, message
+):
+    done = cli("run", "flows:completing", "--db", url, cwd=work, db=False,
+               env=without_psycopg)  # fmt: skip
+    assert (done.returncode, done.stdout, done.stderr) == (
+        1,
+        "",
+        f"workflow: error: {message}\n",
+    )

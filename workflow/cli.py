@@ -881,7 +881,7 @@ def _cmd_graph(args: argparse.Namespace, out: TextIO) -> int:
         tasks = load_definition(target)[1]
     else:
         try:
-            parse_uuid_prefix(target)
+            target = parse_uuid_prefix(target)
         except ValueError:
             raise CommandError(
                 f"TARGET {target!r} is neither a definition"
