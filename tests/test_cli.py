@@ -1777,12 +1777,12 @@ def test_list_limit_name_and_since(work):
 def test_delete_asks_first(work):
     uuid = started(work)
     refused = cli("delete", uuid[:8], cwd=work, stdin="n\n")
-    question = f"delete workflow {uuid} (flows:halting, HALTED, 3 objects)? [y/N] \n"
+    question = f"delete workflow {uuid} (flows:halting, HALTED, 3 objects)? [y/N] "
     assert (refused.returncode, refused.stdout, refused.stderr) == (
         1,
         "",
-        question + "workflow: error: not confirmed: nothing deleted (answer y, or pass"
-        " --yes)\n",
+        question + "n\nworkflow: error: not confirmed: nothing deleted (answer y, or"
+        " pass --yes)\n",
     )
     silent = cli("delete", uuid, cwd=work, stdin="")
     assert (silent.returncode, len(stored(work)[0])) == (1, 1)
@@ -1790,7 +1790,7 @@ def test_delete_asks_first(work):
     assert (done.returncode, done.stdout, done.stderr) == (
         0,
         f"deleted: {uuid}\n",
-        question,
+        question + "y\n",
     )
     assert stored(work) == ([], {})
     with sqlite3.connect(work / "wf.db") as connection:
@@ -1835,7 +1835,7 @@ def test_prune_deletes_old_workflows_of_one_status(work):
     question = re.escape("delete 1 COMPLETED workflow last saved before ")
     assert refused.returncode == 1
     assert re.fullmatch(
-        question + r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC\? \[y/N\] \n"
+        question + r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC\? \[y/N\] no\n"
         r"workflow: error: not confirmed: nothing deleted \(answer y, or pass"
         r" --yes\)\n",
         refused.stderr,

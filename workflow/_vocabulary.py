@@ -52,7 +52,7 @@ def check_restart_words(obj: object, task: object) -> None:
     :param obj: the object word.
     :param task: the task word.
     :raises WorkflowError: naming the first word that is not one of
-        :data:`RESTART_WORDS`.
+        ``prev``, ``current``, ``next`` or ``first``.
     """
     for kind, word in (("object", obj), ("task", task)):
         if not isinstance(word, str) or word not in RESTART_WORDS:

@@ -122,7 +122,7 @@ def load_definition(spec: str, module_name: str | None = None) -> tuple[str, lis
         (any object) whose ``workflow`` attribute is one. Modules are also
         looked for in the current directory.
     :param module_name: for a file, the module name to import it under
-        (see :func:`workflow._loading.import_file`).
+        (a moved file keeps the module name of its old path).
     :returns: the name to save with a workflow (``spec`` with the file path
         made absolute, so that another process can import it again) and the
         task list.
@@ -609,8 +609,8 @@ def _confirm(question: str) -> None:
     sys.stderr.flush()
     answer = sys.stdin.readline() if sys.stdin is not None else ""
     if sys.stdin is None or not sys.stdin.isatty():
-        # A piped answer is not echoed: end the prompt's line.
-        sys.stderr.write("\n")
+        # A terminal echoes the answer; show a piped one the same way.
+        sys.stderr.write(answer.strip() + "\n")
     if answer.strip().lower() not in ("y", "yes"):
         raise CommandError("not confirmed: nothing deleted (answer y, or pass --yes)")
 
