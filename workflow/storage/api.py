@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, cast
 
 from sqlalchemy import case, delete, func, select, update
 
@@ -22,6 +22,9 @@ from ..errors import HaltProcessing, WorkflowAPIError, WorkflowError
 from .engine import StoredWorkflowEngine
 from .errors import AmbiguousUuidError, WorkflowBusyError, WorkflowNotFoundError
 from .models import ObjectRecord, WorkflowRecord, WorkflowStore, utcnow
+
+if TYPE_CHECKING:
+    from sqlalchemy import CursorResult
 
 __all__ = (
     "ObjectInfo",
@@ -292,12 +295,12 @@ def _stored_uuid(uuid: Any) -> str:
 
 def _status_value(status: Any) -> int:
     if isinstance(status, WorkflowStatus):
-        return status.value
+        return int(status.value)
     if isinstance(status, str) and status.upper() in WorkflowStatus.__members__:
-        return WorkflowStatus[status.upper()].value
+        return int(WorkflowStatus[status.upper()].value)
     if isinstance(status, int) and not isinstance(status, bool):
         try:
-            return WorkflowStatus(status).value
+            return int(WorkflowStatus(status).value)
         except ValueError:
             pass
     raise WorkflowAPIError(
@@ -460,9 +463,9 @@ def _object_info(row: Any) -> ObjectInfo:
 
 def _object_status_value(status: Any) -> int:
     if isinstance(status, ObjectStatus):
-        return status.value
+        return int(status.value)
     if isinstance(status, str) and status.upper() in ObjectStatus.__members__:
-        return ObjectStatus[status.upper()].value
+        return int(ObjectStatus[status.upper()].value)
     raise WorkflowAPIError(
         f"Unknown object status {status!r}; use an ObjectStatus or one of"
         f" {', '.join(ObjectStatus.__members__)}"
@@ -563,12 +566,15 @@ def delete_workflow(
         nothing is deleted then.
     """
     info = get_workflow(uuid, store)
-    condition = [_WF.c.uuid == info.uuid]
+    condition = [WorkflowRecord.uuid == info.uuid]
     if not force:
-        condition.append(_WF.c.status != WorkflowStatus.RUNNING.value)
+        condition.append(WorkflowRecord.status != WorkflowStatus.RUNNING.value)
     with store.session() as session:
-        session.execute(delete(_OBJ).where(_OBJ.c.workflow_uuid == info.uuid))
-        if session.execute(delete(_WF).where(*condition)).rowcount != 1:
+        session.execute(
+            delete(ObjectRecord).where(ObjectRecord.workflow_uuid == info.uuid)
+        )
+        deleted = session.execute(delete(WorkflowRecord).where(*condition))
+        if cast("CursorResult[Any]", deleted).rowcount != 1:
             # Raising rolls the objects' deletion back.
             raise WorkflowBusyError(
                 f"Workflow {info.uuid} is RUNNING: it is not deleted. If its"
@@ -591,7 +597,10 @@ def prune_workflows(
     :returns: the uuids deleted, oldest first.
     :raises WorkflowAPIError: for an unknown status.
     """
-    matching = (_WF.c.status == _status_value(status), _WF.c.modified < before)
+    matching = (
+        WorkflowRecord.status == _status_value(status),
+        WorkflowRecord.modified < before,
+    )
     with store.session() as session:
         uuids = list(
             session.execute(
@@ -599,8 +608,12 @@ def prune_workflows(
             ).scalars()
         )
         if uuids:
-            session.execute(delete(_OBJ).where(_OBJ.c.workflow_uuid.in_(uuids)))
-            session.execute(delete(_WF).where(_WF.c.uuid.in_(uuids), *matching))
+            session.execute(
+                delete(ObjectRecord).where(ObjectRecord.workflow_uuid.in_(uuids))
+            )
+            session.execute(
+                delete(WorkflowRecord).where(WorkflowRecord.uuid.in_(uuids), *matching)
+            )
     return uuids
 
 
@@ -664,8 +677,8 @@ def release_interrupted(eng: StoredWorkflowEngine) -> int | None:
             _set_workflow(session, eng, status, {})
             return int(position)
         session.execute(
-            update(_OBJ)
-            .where(_OBJ.c.id == current.id)
+            update(ObjectRecord)
+            .where(ObjectRecord.id == current.id)
             .values(
                 status=ObjectStatus.HALTED.value,
                 callback_pos=callback_pos,
@@ -700,8 +713,8 @@ def _set_workflow(
     values: dict[str, Any],
 ) -> None:
     session.execute(
-        update(_WF)
-        .where(_WF.c.uuid == eng.db_obj.uuid)
+        update(WorkflowRecord)
+        .where(WorkflowRecord.uuid == eng.db_obj.uuid)
         .values(
             status=status.value,
             version=eng.db_obj.version + 1,

@@ -58,7 +58,7 @@ class WorkflowNotFoundError(_StorageError):
     :param uuid: the unknown uuid.
     """
 
-    _fields = ("uuid",)
+    _fields: tuple[str, ...] = ("uuid",)
 
 
 class WorkflowBusyError(_StorageError):
