@@ -2084,3 +2084,27 @@ def test_a_postgresql_url_without_its_driver_names_the_extra(
         "",
         f"workflow: error: {message}\n",
     )
+
+
+@pytest.mark.postgresql
+def test_operator_commands_on_postgresql(work, postgresql_url):
+    def on_postgresql(*args, stdin=None):
+        return cli(*args, "--db", postgresql_url, cwd=work, db=False, stdin=stdin)
+
+    uuid = uuid_of(
+        on_postgresql("run", "flows:failing", "--data", "grades.jsonl").stdout
+    )
+    shown = on_postgresql("show", uuid[:8].upper(), "--status", "error")
+    assert shown.stdout.split("\n\n")[1] == (
+        "position  status  task         halt message  error\n"
+        "       2  ERROR   [1] explode  -             ValueError: bad grade\n"
+    )
+    one = on_postgresql("show", uuid[:8], "--object", "2", "--json")
+    assert json.loads(one.stdout)["error_message"].endswith("ValueError: bad grade\n")
+    listed = on_postgresql("list", "--since", "1h", "--name", "fail", "--json")
+    assert [info["uuid"] for info in json.loads(listed.stdout)] == [uuid]
+    pruned = on_postgresql("prune", "--older-than", "1h", "--status", "error", "--yes")
+    assert pruned.stdout == "deleted 0 workflows\n"
+    deleted = on_postgresql("delete", uuid[:8], stdin="yes\n")
+    assert (deleted.returncode, deleted.stdout) == (0, f"deleted: {uuid}\n")
+    assert on_postgresql("list", "--json").stdout == "[]\n"
