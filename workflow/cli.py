@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import functools
 import json
 import logging
 import os
@@ -386,8 +387,12 @@ def _definition_for(name: str) -> list[Any] | None:
     return list(registry.get(name)) if name in registry else None
 
 
+@functools.cache
 def _engine_class() -> Any:
     """The stored engine, telling the run's :class:`Progress` where it is.
+
+    Made once per process (engines keep their loggers and compiled
+    definitions by class).
 
     Each engine of this class has a ``progress`` attribute; engines a task
     makes of the same class (``PARALLEL_SPLIT``) have none and count nothing.
