@@ -27,6 +27,7 @@ import time
 from pathlib import Path
 
 import pytest
+from sqlalchemy import Engine, event
 
 from workflow._progress import Progress
 from workflow.cli import CommandError, load_definition, main, parse_data, read_data
@@ -2108,3 +2109,25 @@ def test_operator_commands_on_postgresql(work, postgresql_url):
     deleted = on_postgresql("delete", uuid[:8], stdin="yes\n")
     assert (deleted.returncode, deleted.stdout) == (0, f"deleted: {uuid}\n")
     assert on_postgresql("list", "--json").stdout == "[]\n"
+
+
+def test_show_reads_objects_only_with_count_and_limit(work, monkeypatch):
+    # However many objects a workflow has, show never reads them all.
+    uuid = started(work)
+    statements = []
+
+    def record(conn, cursor, statement, parameters, context, executemany):
+        statements.append(" ".join(statement.split()))
+
+    event.listen(Engine, "before_cursor_execute", record)
+    try:
+        monkeypatch.setattr(sys, "stdout", io.StringIO())
+        code = main(["show", uuid, "--limit", "2", "--db", f"sqlite:///{work}/wf.db"])
+    finally:
+        event.remove(Engine, "before_cursor_execute", record)
+    object_reads = [text for text in statements if "FROM workflow_object" in text]
+    assert code == 0
+    assert len(object_reads) == 3
+    assert [
+        text for text in object_reads if "count(" not in text and "LIMIT" not in text
+    ] == []
