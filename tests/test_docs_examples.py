@@ -35,7 +35,8 @@ Console sessions (``docs/cli.rst``)
     page is met in an expected output, it is bound to the uuid printed at
     the same place; later commands get the bound uuid, and outputs show the
     page's uuid in its place. A page uuid that is bound twice, or used
-    before it is printed, is an error.
+    before it is printed, is an error. A command may give a uuid's first
+    eight hex digits instead: they become those of the bound uuid.
   - timestamps (``YYYY-MM-DD hh:mm:ss``) of both sides become a placeholder.
   - the session directory is written as :data:`DOC_DIRECTORY`. When their
     lengths differ, the padding of an output that showed the directory
@@ -91,6 +92,7 @@ COMMAND_TIMEOUT = 60
 UUID_RE = re.compile(
     r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b"
 )
+UUID_PREFIX_RE = re.compile(r"(?<![0-9a-f-])[0-9a-f]{8}(?![0-9a-f-])")
 TIMESTAMP_RE = re.compile(r"\b\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\b")
 TIMESTAMP = "YYYY-MM-DD hh:mm:ss"
 PADDING_RE = re.compile(r"(?<=\S) {2,}(?=\S)")
@@ -241,7 +243,11 @@ class UuidMap:
         self.page_of: dict[str, str] = {}
 
     def command(self, text: str) -> str:
-        """Return ``text`` with each page uuid replaced by its bound uuid."""
+        """Return ``text`` with each page uuid replaced by its bound uuid.
+
+        A word of eight hex digits that starts a bound page uuid is that
+        uuid's prefix (commands take one): it becomes the bound uuid's.
+        """
 
         def real(match: re.Match[str]) -> str:
             try:
@@ -251,7 +257,14 @@ class UuidMap:
                     f"uuid {match.group(0)} is used before a command printed it"
                 ) from None
 
-        return UUID_RE.sub(real, text)
+        def real_prefix(match: re.Match[str]) -> str:
+            prefix = match.group(0)
+            for page_uuid, real_uuid in self.real_of.items():
+                if page_uuid.startswith(prefix):
+                    return real_uuid[: len(prefix)]
+            return prefix
+
+        return UUID_PREFIX_RE.sub(real_prefix, UUID_RE.sub(real, text))
 
     def output(self, expected: str, actual: str) -> str:
         """Bind new page uuids of ``expected``; show ``actual`` with page uuids."""
@@ -398,12 +411,19 @@ def test_cli_page_skips_only_the_installation_block() -> None:
 
 
 def test_cli_page_session_uses_every_command() -> None:
-    used = {
-        shlex.split(command.text)[1]
-        for command in CLI_COMMANDS
-        if command.text.startswith("workflow ")
+    # A command may take its input from a pipe: `printf ... | workflow ...`.
+    words = [shlex.split(command.text) for command in CLI_COMMANDS]
+    used = {line[line.index("workflow") + 1] for line in words if "workflow" in line}
+    assert used == {
+        "run",
+        "list",
+        "show",
+        "resume",
+        "restart",
+        "graph",
+        "delete",
+        "prune",
     }
-    assert used == {"run", "list", "show", "resume", "restart", "graph"}
 
 
 # ---------------------------------------------------------------------------

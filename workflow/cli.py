@@ -1,39 +1,52 @@
-"""The ``workflow`` command line: run, inspect, resume and draw workflows.
+"""The ``workflow`` command line: run, inspect, resume, draw and clean up workflows.
 
 Installed as the ``workflow`` console script and runnable as
 ``python -m workflow``. Workflows are kept in a :mod:`workflow.storage`
 database: ``--db URL`` or the ``WORKFLOW_DB`` environment variable, else
 ``sqlite:///workflow.db`` in the current directory. Every command but
-``graph DEFINITION`` needs the ``sqlalchemy`` extra.
+``graph DEFINITION`` needs the ``sqlalchemy`` extra; the ``cli`` extra adds
+``rich`` for the progress display.
 
 Exit status: ``0`` success (the workflow COMPLETED), ``1`` failure (bad
 definition, data or uuid, database error), ``2`` bad command line, ``3`` the
-workflow HALTED, ``4`` a task failed (the workflow is in ERROR).
+workflow HALTED, ``4`` a task failed (the workflow is in ERROR), ``130``
+interrupted (Ctrl-C).
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime
-import importlib
-import importlib.util
+import functools
 import json
 import logging
 import os
 import re
+import signal
 import sys
-import threading
 import traceback
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, Callable, TextIO
 
 from . import graph
-from ._loading import NotAPythonFileError, import_file, is_file_path
-from .engine import Callbacks
-from .engine_db import WorkflowStatus
-from .errors import WorkflowAPIError
+from ._loading import (
+    DefinitionNotFoundError,
+    absolute_name,
+    definition_tasks,
+    file_module_name,
+    import_module,
+    is_file_path,
+    split_name,
+)
+from ._loading import load_definition as _load_value
+from ._progress import Progress
+from ._vocabulary import RESTART_WORDS, parse_uuid_prefix
+from .engine import Callbacks, get_logger
+from .engine_db import ObjectStatus, WorkflowStatus
+from .errors import WorkflowAPIError, WorkflowDefinitionError
+from .utils import classproperty
 from .version import __version__
 
 __all__ = (
@@ -41,14 +54,18 @@ __all__ = (
     "EXIT_ERROR",
     "EXIT_FAILURE",
     "EXIT_HALTED",
+    "EXIT_INTERRUPTED",
     "EXIT_OK",
     "EXIT_USAGE",
+    "IMPORTS_VARIABLE",
     "CommandError",
     "build_parser",
     "format_table",
     "load_definition",
     "main",
     "parse_data",
+    "parse_duration",
+    "parse_moment",
     "read_data",
 )
 
@@ -62,23 +79,32 @@ EXIT_HALTED = 3
 """The workflow the command ran is HALTED."""
 EXIT_ERROR = 4
 """A task of the workflow the command ran failed: it is in ERROR."""
+EXIT_INTERRUPTED = 130
+"""The command was interrupted (Ctrl-C, ``SIGINT``)."""
 
 DEFAULT_DB = "sqlite:///workflow.db"
 """The database used without ``--db`` and ``WORKFLOW_DB``."""
+
+IMPORTS_VARIABLE = "WORKFLOW_IMPORTS"
+"""The environment variable naming modules to import first, like ``--import``."""
+
+SHOW_LIMIT = 20
+"""How many objects ``show`` lists without ``--limit``."""
 
 _STATUS_EXIT = {
     "COMPLETED": EXIT_OK,
     "HALTED": EXIT_HALTED,
     "ERROR": EXIT_ERROR,
 }
-_RESTART_WORDS = ("prev", "current", "next", "first")
-_UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 _CELL_WIDTH = 60
 # The first line of a top-level traceback, and the margin of its lines.
 _TRACEBACK_HEADERS = {
     "Traceback (most recent call last):": "",
     "  + Exception Group Traceback (most recent call last):": "  | ",
 }
+_DURATION_PART = re.compile(r"(\d+)([smhdw])")
+_DURATION = re.compile(r"^(?:\d+[smhdw])+$")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 
 class CommandError(Exception):
@@ -89,62 +115,7 @@ class CommandError(Exception):
 # Definitions
 
 
-def _import_file(absolute: str, shown: str) -> Any:
-    if not os.path.isfile(absolute):
-        raise CommandError(f"definition file {shown!r} does not exist")
-    try:
-        return import_file(absolute)
-    except NotAPythonFileError as exc:
-        raise CommandError(f"definition file {shown!r} is not a Python file") from exc
-    except Exception as exc:
-        raise CommandError(
-            f"error while loading {shown!r}: {_exception_line(exc)}"
-        ) from exc
-
-
-def _import_module(module_part: str) -> Any:
-    # Like `python -m`, let definitions live in the current directory.
-    if "" not in sys.path and os.getcwd() not in sys.path:
-        sys.path.insert(0, os.getcwd())
-    try:
-        return importlib.import_module(module_part)
-    except ModuleNotFoundError as exc:
-        if exc.name is not None and (
-            module_part == exc.name or module_part.startswith(exc.name + ".")
-        ):
-            raise CommandError(
-                f"cannot import module {module_part!r}: no module named {exc.name!r}"
-                " (is it installed, or in the current directory?)"
-            ) from exc
-        raise CommandError(
-            f"error while importing {module_part!r}: {_exception_line(exc)}"
-        ) from exc
-    except Exception as exc:
-        raise CommandError(
-            f"error while importing {module_part!r}: {_exception_line(exc)}"
-        ) from exc
-
-
-def _as_task_list(spec: str, value: Any) -> list[Any]:
-    tasks = value
-    if not isinstance(tasks, (list, tuple)):
-        tasks = getattr(value, "workflow", None)
-    if not isinstance(tasks, (list, tuple)):
-        raise CommandError(
-            f"{spec!r} is {type(value).__name__}, not a workflow definition:"
-            " point at a list of tasks, or at a class whose `workflow`"
-            " attribute is one"
-        )
-    if not tasks:
-        raise CommandError(f"the definition {spec!r} is empty: give it a task")
-    try:
-        Callbacks().replace(tasks)
-    except TypeError as exc:
-        raise CommandError(f"the definition {spec!r} is not valid: {exc}") from exc
-    return list(tasks)
-
-
-def load_definition(spec: str) -> tuple[str, list[Any]]:
+def load_definition(spec: str, module_name: str | None = None) -> tuple[str, list[Any]]:
     """Import the definition named by ``spec`` and return its name and tasks.
 
     :param spec: ``"package.module:attribute"`` or
@@ -152,33 +123,41 @@ def load_definition(spec: str) -> tuple[str, list[Any]]:
         (``"module:Class.workflow"``) and must be a list of tasks, or a class
         (any object) whose ``workflow`` attribute is one. Modules are also
         looked for in the current directory.
+    :param module_name: for a file, the module name to import it under
+        (a moved file keeps the module name of its old path).
     :returns: the name to save with a workflow (``spec`` with the file path
         made absolute, so that another process can import it again) and the
         task list.
     :raises CommandError: naming what is wrong with ``spec``.
     """
-    module_part, _, attribute = spec.rpartition(":")
-    if not module_part or not attribute:
-        raise CommandError(
-            f"definition {spec!r} must be 'package.module:attribute' or"
-            " 'path/to/file.py:attribute'"
-        )
-    if is_file_path(module_part):
-        absolute = os.path.abspath(module_part)
-        module = _import_file(absolute, module_part)
-        name = f"{absolute}:{attribute}"
-    else:
-        module = _import_module(module_part)
-        name = spec
-    value = module
-    for part in attribute.split("."):
+    _allow_current_directory()
+    try:
+        value = _load_value(spec, module_name=module_name)
+        return absolute_name(spec), definition_tasks(spec, value)
+    except WorkflowDefinitionError as exc:
+        raise CommandError(exc.message) from exc
+
+
+def _import_modules(names: Sequence[str], origin: str) -> None:
+    """Import the modules that register definitions by name.
+
+    :param origin: how to name where the names came from, in errors.
+    :raises CommandError: naming the module and why it did not import.
+    """
+    for name in names:
         try:
-            value = getattr(value, part)
-        except AttributeError:
-            raise CommandError(
-                f"{module_part!r} has no attribute {attribute!r}"
-            ) from None
-    return name, _as_task_list(spec, value)
+            import_module(name)
+        except DefinitionNotFoundError as exc:
+            raise CommandError(f"{origin} {name}: {exc.message}") from exc
+
+
+def _imports_of_environment() -> list[str]:
+    """The modules ``WORKFLOW_IMPORTS`` names, separated by commas or spaces."""
+    return [
+        name
+        for name in re.split(r"[,\s]+", os.environ.get(IMPORTS_VARIABLE, ""))
+        if name
+    ]
 
 
 # --------------------------------------------------------------------------
@@ -297,12 +276,40 @@ def _database_error(exc: BaseException) -> bool:
     return isinstance(exc, SQLAlchemyError)
 
 
+def _missing_driver(url: str, exc: BaseException) -> str | None:
+    """What to install when opening ``url`` failed for want of its driver."""
+    missing = exc if isinstance(exc, ModuleNotFoundError) else exc.__cause__
+    if not isinstance(missing, ModuleNotFoundError) or missing.name is None:
+        return None
+    shown = _shown_url(url)
+    if not shown.startswith("postgresql"):
+        return (
+            f"the database URL {shown!r} needs the Python module"
+            f" {missing.name!r}, which is not installed: install it"
+        )
+    if missing.name.split(".")[0] == "psycopg":
+        return (
+            f"the database URL {shown!r} needs the PostgreSQL driver psycopg,"
+            " which is not installed: install it with"
+            " pip install 'workflow[postgresql]'"
+        )
+    return (
+        f"the database URL {shown!r} needs the PostgreSQL driver"
+        f" {missing.name!r}, which is not installed: install the driver the"
+        " storage is tested with, pip install 'workflow[postgresql]', and"
+        " write the URL as 'postgresql+psycopg://...'"
+    )
+
+
 def _open_store(url: str, *, create: bool) -> Any:
     """Open the store at ``url``; only ``create`` may create a new SQLite file."""
     storage = _storage()
     try:
         store = storage.WorkflowStore(url)
     except Exception as exc:
+        message = _missing_driver(url, exc)
+        if message is not None:
+            raise CommandError(message) from exc
         raise CommandError(f"bad database URL {_shown_url(url)!r}: {exc}") from exc
     database = store.url.database
     if (
@@ -328,6 +335,12 @@ def _open_store(url: str, *, create: bool) -> Any:
     return store
 
 
+def _allow_current_directory() -> None:
+    # Like `python -m`, let definitions live in the current directory.
+    if "" not in sys.path and os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
+
+
 def _preload(name: str) -> None:
     """Import a saved definition name shaped like an import path, clearly.
 
@@ -338,6 +351,93 @@ def _preload(name: str) -> None:
         return
     _, tasks = load_definition(name)
     _storage().registry.register(name, tasks)
+
+
+def _use_definition(stored_name: str, spec: str) -> None:
+    """Register the definition ``spec`` under a stored workflow's name.
+
+    A file that moved is imported under the module name of its old path, so
+    that its tasks keep the qualified names the stored fingerprint was
+    computed from.
+    """
+    module_name = None
+    try:
+        new_module, _ = split_name(spec)
+        old_module, _ = split_name(stored_name)
+    except DefinitionNotFoundError:
+        old_module = new_module = ""
+    if is_file_path(new_module) and is_file_path(old_module):
+        module_name = file_module_name(os.path.abspath(old_module))
+    _, tasks = load_definition(spec, module_name)
+    _storage().registry.register(stored_name, tasks)
+
+
+def _resolve(storage: Any, store: Any, text: str) -> str:
+    """The uuid of the stored workflow that ``text`` (a uuid or its start) names."""
+    return str(storage.resolve_uuid(text, store))
+
+
+def _definition_for(name: str) -> list[Any] | None:
+    """The definition's tasks, to name positions; ``None`` when not loadable."""
+    if ":" in name:
+        try:
+            return load_definition(name)[1]
+        except CommandError:
+            return None
+    registry = _storage().registry
+    return list(registry.get(name)) if name in registry else None
+
+
+@functools.cache
+def _engine_class() -> Any:
+    """The stored engine, telling the run's :class:`Progress` where it is.
+
+    Made once per process (engines keep their loggers and compiled
+    definitions by class).
+
+    Each engine of this class has a ``progress`` attribute; engines a task
+    makes of the same class (``PARALLEL_SPLIT``) have none and count nothing.
+    """
+    _storage()
+    from .storage.engine import StoredProcessingFactory, StoredWorkflowEngine
+
+    def counted(eng: Any, done: int, total: int | None = None) -> None:
+        progress = getattr(eng, "progress", None)
+        if progress is None:
+            return
+        if total is None:
+            progress.at(done)
+        else:
+            progress.begin(total, done)
+
+    class CountingFactory(StoredProcessingFactory):
+        @staticmethod
+        def before_processing(eng: Any, objects: Any) -> None:
+            StoredProcessingFactory.before_processing(eng, objects)
+            counted(eng, eng.state.token_pos + 1, len(objects))
+
+        @staticmethod
+        def before_object(eng: Any, objects: Any, obj: Any) -> None:
+            StoredProcessingFactory.before_object(eng, objects, obj)
+            counted(eng, eng.state.token_pos)
+
+        @staticmethod
+        def after_object(eng: Any, objects: Any, obj: Any) -> None:
+            StoredProcessingFactory.after_object(eng, objects, obj)
+            counted(eng, eng.state.token_pos + 1)
+
+    class CommandLineEngine(StoredWorkflowEngine):
+        @classproperty
+        def processing_factory(cls) -> Any:
+            return CountingFactory
+
+        def init_logger(self) -> logging.Logger:
+            # Log as the stored engine: the counting is no business of the
+            # application's logging configuration.
+            stored = StoredWorkflowEngine
+            return get_logger(f"{stored.__module__}.{stored.__qualname__}")
+
+    return CommandLineEngine
 
 
 # --------------------------------------------------------------------------
@@ -353,6 +453,10 @@ def _exception_line(exc: BaseException) -> str:
     text = str(exc).strip()
     first = text.splitlines()[0] if text else ""
     return f"{type(exc).__name__}: {first}" if first else type(exc).__name__
+
+
+def _write_json(out: TextIO, value: Any) -> None:
+    out.write(json.dumps(value, ensure_ascii=False) + "\n")
 
 
 def _error_summary(text: str | None) -> str:
@@ -387,8 +491,10 @@ def _cell(value: Any) -> str:
     return text
 
 
-def _when(moment: Any) -> str:
-    return moment.astimezone(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+def _when(moment: datetime.datetime) -> str:
+    """A moment in UTC, labelled as such."""
+    utc = moment.astimezone(datetime.timezone.utc)
+    return utc.strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def format_table(
@@ -423,97 +529,149 @@ def _task_at(tasks: list[Any], position: Sequence[int]) -> Any:
     return None if isinstance(item, (list, tuple)) else item
 
 
-def _print_result(result: Any, out: TextIO) -> int:
+def _task_label(tasks: list[Any] | None, obj: Any) -> str:
+    """Where a halted or failed object stopped: its position and task name."""
+    if obj.status.name not in ("HALTED", "ERROR"):
+        return "-"
+    label = str(obj.callback_pos)
+    found = _task_at(tasks, obj.callback_pos) if tasks else None
+    if found is not None:
+        label += " " + graph.task_label(found)
+    return label
+
+
+def _print_result(result: Any, out: TextIO, as_json: bool) -> int:
     status = result.status.name
-    out.write(f"uuid: {result.uuid}\nstatus: {status}\n")
-    if result.halted_message:
-        out.write(f"halted: {' '.join(result.halted_message.split())}\n")
-    if result.error:
-        out.write(f"error: {result.error}\n")
+    if as_json:
+        _write_json(out, result.to_dict())
+    else:
+        out.write(f"uuid: {result.uuid}\nstatus: {status}\n")
+        if result.halted_message:
+            out.write(f"halted: {' '.join(result.halted_message.split())}\n")
+        if result.error:
+            out.write(f"error: {result.error}\n")
     out.flush()
     return _STATUS_EXIT.get(status, EXIT_FAILURE)
 
 
-class _Progress:
-    """Shows how far a run is: objects done / total, halted, errors.
+def parse_duration(text: str) -> datetime.timedelta:
+    """Return a duration written as ``30s``, ``15m``, ``2h``, ``7d``, ``2w``, ``1h30m``.
 
-    On a terminal the line is redrawn in place (``\\r``) several times a
-    second; otherwise a plain line is written at most every few seconds,
-    and once at the end. The engine is found through the
-    ``workflow_started`` signal, which the stored engine sends with itself
-    as sender.
+    :raises argparse.ArgumentTypeError: for anything else.
     """
-
-    def __init__(self, out: TextIO, interactive: bool) -> None:
-        self.out = out
-        self.interactive = interactive
-        self.interval = 0.1 if interactive else 2.0
-        self.engine: Any = None
-        self.shown = ""
-        self.width = 0
-        self.stop = threading.Event()
-        self.lock = threading.Lock()
-
-    def started(self, sender: Any, **kwargs: Any) -> None:
-        if self.engine is None and hasattr(sender, "db_obj"):
-            self.engine = sender
-
-    def text(self) -> str | None:
-        engine = self.engine
-        if engine is None:
-            return None
-        counts = {"COMPLETED": 0, "HALTED": 0, "ERROR": 0}
-        objects = list(engine.objects)
-        for obj in objects:
-            status = getattr(getattr(obj, "status", None), "name", None)
-            if status in counts:
-                counts[status] += 1
-        return (
-            f"progress: {counts['COMPLETED']}/{len(objects)} done,"
-            f" halted: {counts['HALTED']}, errors: {counts['ERROR']}"
+    compact = text.strip().lower()
+    if not _DURATION.match(compact):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a duration: write a number and a unit, s, m, h, d"
+            " or w (e.g. 30m, 12h, 7d, 1h30m)"
         )
-
-    def draw(self, final: bool = False) -> None:
-        with self.lock:
-            text = self.text()
-            if text is None or (text == self.shown and not final):
-                return
-            if self.interactive:
-                self.out.write("\r" + text.ljust(self.width))
-                self.width = max(self.width, len(text))
-                if final:
-                    self.out.write("\n")
-            elif text != self.shown:
-                self.out.write(text + "\n")
-            self.shown = text
-            self.out.flush()
-
-    def run(self) -> None:
-        while not self.stop.wait(self.interval):
-            self.draw()
-
-    @contextmanager
-    def watching(self) -> Iterator[None]:
-        from .signals import workflow_started
-
-        workflow_started.connect(self.started, weak=False)
-        thread = threading.Thread(
-            target=self.run, name="workflow progress", daemon=True
-        )
-        thread.start()
-        try:
-            yield
-        finally:
-            self.stop.set()
-            thread.join(5)
-            workflow_started.disconnect(self.started)
-            self.draw(final=True)
+    seconds = sum(
+        int(number) * _UNIT_SECONDS[unit]
+        for number, unit in _DURATION_PART.findall(compact)
+    )
+    return datetime.timedelta(seconds=seconds)
 
 
-def _run_with_progress(action: Any, out: TextIO) -> Any:
-    progress = _Progress(out, out.isatty())
-    with progress.watching():
-        return action()
+def parse_moment(text: str) -> datetime.datetime:
+    """Return the moment a duration ago (``2h``), or at an ISO 8601 date and time.
+
+    A date or time without a zone is taken as UTC.
+
+    :raises argparse.ArgumentTypeError: when ``text`` is neither.
+    """
+    try:
+        return datetime.datetime.now(datetime.timezone.utc) - parse_duration(text)
+    except argparse.ArgumentTypeError:
+        pass
+    try:
+        moment = datetime.datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is neither a duration (e.g. 30m, 12h, 7d) nor a date and"
+            " time (e.g. 2026-11-27 or 2026-11-27T08:00:00+01:00)"
+        ) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=datetime.timezone.utc)
+    return moment
+
+
+def _uuid_argument(text: str) -> str:
+    try:
+        return parse_uuid_prefix(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
+
+
+def _confirm(question: str) -> None:
+    """Ask ``question`` on stderr; go on only if stdin answers yes.
+
+    :raises CommandError: for any other answer, or none.
+    """
+    sys.stderr.write(f"{question} [y/N] ")
+    sys.stderr.flush()
+    answer = sys.stdin.readline() if sys.stdin is not None else ""
+    if sys.stdin is None or not sys.stdin.isatty():
+        # A terminal echoes the answer; show a piped one the same way.
+        sys.stderr.write(answer.strip() + "\n")
+    if answer.strip().lower() not in ("y", "yes"):
+        raise CommandError("not confirmed: nothing deleted (answer y, or pass --yes)")
+
+
+# --------------------------------------------------------------------------
+# Running
+
+
+def _interrupted(storage: Any, eng: Any) -> int:
+    """Report a run cut short by Ctrl-C, leaving its workflow resumable."""
+    if eng is None:
+        sys.stderr.write("workflow: interrupted before the workflow was stored\n")
+        return EXIT_INTERRUPTED
+    uuid = eng.db_obj.uuid
+    try:
+        # A second Ctrl-C must not cut the release short.
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    except ValueError:  # not the main thread: no signal handling there
+        previous = None
+    try:
+        position = storage.release_interrupted(eng)
+        status = storage.get_workflow(uuid, eng.db_obj.store).status.name
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
+    where = "" if position is None else f" at object {position}"
+    sys.stderr.write(
+        f"workflow: interrupted: workflow {uuid} is {status}{where};"
+        f" `workflow resume {uuid}` goes on from there\n"
+    )
+    return EXIT_INTERRUPTED
+
+
+def _run_engine(
+    args: argparse.Namespace,
+    out: TextIO,
+    make: Callable[[Any], Any],
+    action: Callable[[Any], object],
+) -> int:
+    """Build an engine with ``make(engine_class)`` and run ``action(engine)``.
+
+    The progress display follows the run on stderr; Ctrl-C leaves the
+    workflow so that a plain ``resume`` goes on with it.
+    """
+    storage = _storage()
+    progress = Progress(sys.stderr, args.command)
+    eng = None
+    try:
+        eng = make(_engine_class())
+        eng.progress = progress
+        with progress:
+            result = storage.run_engine(eng, lambda: action(eng))
+    except KeyboardInterrupt:
+        return _interrupted(storage, eng)
+    return _print_result(result, out, args.json)
 
 
 # --------------------------------------------------------------------------
@@ -525,54 +683,75 @@ def _cmd_run(args: argparse.Namespace, out: TextIO) -> int:
     data = read_data(args.data)
     store = _open_store(args.db, create=True)
     try:
-        storage = _storage()
-        storage.registry.register(name, tasks)
-        result = _run_with_progress(lambda: storage.start(name, data, store), out)
-        return _print_result(result, out)
+        _storage().registry.register(name, tasks)
+        return _run_engine(
+            args,
+            out,
+            lambda engine: engine.with_name(name, store, data=data),
+            lambda eng: eng.process(),
+        )
     finally:
         store.dispose()
 
 
-def _run_stored(args: argparse.Namespace, out: TextIO, run: Any) -> int:
-    """Run ``run(storage, store)`` on the stored workflow ``args.uuid``.
+def _rerun(
+    args: argparse.Namespace, out: TextIO, action: Callable[[Any], object]
+) -> int:
+    """Run ``action(engine)`` on the stored workflow ``args.uuid``.
 
-    Its definition is loaded first, so that a file-path name resolves in
-    this process; the result is printed and turned into the exit status.
+    Its definition is loaded first (from ``--definition`` when given), so
+    that a file-path name resolves in this process.
     """
     store = _open_store(args.db, create=False)
     try:
         storage = _storage()
-        _preload(storage.get_workflow(args.uuid, store).name)
-        result = _run_with_progress(lambda: run(storage, store), out)
-        return _print_result(result, out)
+        uuid = _resolve(storage, store, args.uuid)
+        name = storage.get_workflow(uuid, store).name
+        if args.definition is None:
+            _preload(name)
+        else:
+            _use_definition(name, args.definition)
+        try:
+            return _run_engine(
+                args, out, lambda engine: engine.from_uuid(uuid, store), action
+            )
+        except storage.DefinitionChangedError as exc:
+            if args.definition is None:
+                raise
+            raise CommandError(
+                f"--definition {args.definition!r} is not the definition workflow"
+                f" {uuid} was saved with (its tasks or their nesting differ):"
+                " pass --force to run it anyway"
+            ) from exc
     finally:
         store.dispose()
 
 
 def _cmd_resume(args: argparse.Namespace, out: TextIO) -> int:
-    return _run_stored(
-        args,
-        out,
-        lambda storage, store: storage.resume(args.uuid, store, force=args.force),
-    )
+    return _rerun(args, out, lambda eng: eng.resume(force=args.force))
 
 
 def _cmd_restart(args: argparse.Namespace, out: TextIO) -> int:
-    return _run_stored(
-        args,
-        out,
-        lambda storage, store: storage.restart(
-            args.uuid, store, obj=args.object, task=args.task, force=args.force
-        ),
+    return _rerun(
+        args, out, lambda eng: eng.restart(args.object, args.task, force=args.force)
     )
 
 
 def _cmd_list(args: argparse.Namespace, out: TextIO) -> int:
     store = _open_store(args.db, create=False)
     try:
-        infos = _storage().list_workflows(store, status=args.status)
+        infos = _storage().list_workflows(
+            store,
+            status=args.status,
+            name=args.name,
+            since=args.since,
+            limit=args.limit,
+        )
     finally:
         store.dispose()
+    if args.json:
+        _write_json(out, [info.to_dict() for info in infos])
+        return EXIT_OK
     rows = [
         [
             info.uuid,
@@ -590,81 +769,143 @@ def _cmd_list(args: argparse.Namespace, out: TextIO) -> int:
     return EXIT_OK
 
 
-def _task_names(name: str) -> list[Any] | None:
-    """The definition's tasks, to name positions; ``None`` when not loadable."""
-    try:
-        return load_definition(name)[1] if ":" in name else None
-    except CommandError:
-        return None
+def _show_object(
+    storage: Any, store: Any, uuid: str, args: argparse.Namespace, out: TextIO
+) -> int:
+    info = storage.get_workflow(uuid, store)
+    obj = storage.get_object(uuid, args.object, store)
+    if args.json:
+        _write_json(out, obj.to_dict())
+        return EXIT_OK
+
+    def shown(value: Any) -> str:
+        return "-" if value is None else json.dumps(value, ensure_ascii=False)
+
+    fields = [
+        ("workflow", uuid),
+        ("position", str(obj.position)),
+        ("status", obj.status.name),
+        ("task", _task_label(_definition_for(info.name), obj)),
+        ("halt message", "-" if obj.halt_message is None else obj.halt_message),
+        ("halt action", "-" if obj.halt_action is None else obj.halt_action),
+        ("halt payload", shown(obj.halt_payload)),
+        ("data", shown(obj.data)),
+        ("extra data", shown(obj.extra_data)),
+    ]
+    for label, value in fields:
+        out.write(f"{label + ':':<14}{value}\n")
+    if obj.error_message:
+        out.write("error:\n" + obj.error_message.rstrip("\n") + "\n")
+    else:
+        out.write(f"{'error:':<14}-\n")
+    return EXIT_OK
 
 
 def _cmd_show(args: argparse.Namespace, out: TextIO) -> int:
     store = _open_store(args.db, create=False)
     try:
         storage = _storage()
-        info = storage.get_workflow(args.uuid, store)
-        objects = storage.list_objects(args.uuid, store)
+        uuid = _resolve(storage, store, args.uuid)
+        if args.object is not None:
+            return _show_object(storage, store, uuid, args, out)
+        info = storage.get_workflow(uuid, store)
+        counts = storage.count_objects(uuid, store)
+        limit = SHOW_LIMIT if args.limit is None else (args.limit or None)
+        objects = storage.list_objects(uuid, store, status=args.status, limit=limit)
     finally:
         store.dispose()
-    tasks = _task_names(info.name)
+    if args.status is None:
+        matching = sum(counts.values())
+    else:
+        matching = counts[ObjectStatus[args.status]]
+    if args.json:
+        _write_json(
+            out,
+            {
+                "workflow": info.to_dict(),
+                "object_counts": {
+                    status.name: count for status, count in counts.items()
+                },
+                "objects": [obj.to_dict() for obj in objects],
+                "objects_matching": matching,
+            },
+        )
+        return EXIT_OK
+    tasks = _definition_for(info.name)
+    by_status = ", ".join(
+        f"{count} {status.name}" for status, count in counts.items() if count
+    )
+    total = sum(counts.values())
     summary = [
         ["uuid", info.uuid],
         ["name", info.name],
         ["status", info.status.name],
         ["created", _when(info.created)],
         ["modified", _when(info.modified)],
+        ["objects", f"{total} ({by_status})" if total else "0"],
     ]
     for label, value in summary:
         out.write(f"{label + ':':<10}{value}\n")
     out.write("\n")
-    rows = []
-    for obj in objects:
-        task = "-"
-        if obj.status.name in ("HALTED", "ERROR"):
-            task = str(obj.callback_pos)
-            found = _task_at(tasks, obj.callback_pos) if tasks else None
-            if found is not None:
-                task += " " + graph.task_label(found)
-        rows.append(
-            [
-                str(obj.position),
-                obj.status.name,
-                task,
-                _cell(obj.halt_message),
-                _cell(_error_summary(obj.error_message)),
-            ]
-        )
+    rows = [
+        [
+            str(obj.position),
+            obj.status.name,
+            _task_label(tasks, obj),
+            _cell(obj.halt_message),
+            _cell(_error_summary(obj.error_message)),
+        ]
+        for obj in objects
+    ]
     headers = ["position", "status", "task", "halt message", "error"]
     out.write(format_table(headers, rows, right=(0,)))
+    if len(objects) < matching:
+        which = f" {args.status}" if args.status else ""
+        out.write(
+            f"\n{len(objects)} of {matching}{which} objects shown: --limit N shows"
+            " more (0: all), --status STATUS some, --object POSITION one in full\n"
+        )
     return EXIT_OK
 
 
-def _stopped_position(objects: Sequence[Any]) -> list[int] | None:
+def _stopped_position(storage: Any, store: Any, uuid: str) -> list[int] | None:
     """Where a stored workflow stopped: its last halted (or failed) object's task."""
     for wanted in (("HALTED", "ERROR"), ("RUNNING",)):
-        stopped = [obj for obj in objects if obj.status.name in wanted]
+        stopped: list[Any] = []
+        for status in wanted:
+            stopped += storage.list_objects(uuid, store, status=status)
         if stopped:
-            return list(stopped[-1].callback_pos)
+            last = max(stopped, key=lambda obj: obj.position)
+            return list(last.callback_pos)
     return None
 
 
 def _cmd_graph(args: argparse.Namespace, out: TextIO) -> int:
     target = args.target
     highlight = None
-    if _UUID.match(target.lower()):
+    if ":" in target:
+        tasks = load_definition(target)[1]
+    else:
+        try:
+            target = parse_uuid_prefix(target)
+        except ValueError:
+            raise CommandError(
+                f"TARGET {target!r} is neither a definition"
+                " ('package.module:attribute' or 'path/to/file.py:attribute')"
+                " nor a workflow uuid (or its first characters)"
+            ) from None
         store = _open_store(args.db, create=False)
         try:
             storage = _storage()
-            info = storage.get_workflow(target, store)
-            highlight = _stopped_position(storage.list_objects(target, store))
+            uuid = _resolve(storage, store, target)
+            info = storage.get_workflow(uuid, store)
+            highlight = _stopped_position(storage, store, uuid)
             if ":" in info.name:
                 tasks = load_definition(info.name)[1]
             else:
                 tasks = storage.registry.get(info.name)
         finally:
             store.dispose()
-    else:
-        tasks = load_definition(target)[1]
     if args.format == "png" and args.output is None:
         if out.isatty():
             raise CommandError("PNG output is binary: write it to a file with --output")
@@ -692,23 +933,76 @@ def _cmd_graph(args: argparse.Namespace, out: TextIO) -> int:
     return EXIT_OK
 
 
+def _cmd_delete(args: argparse.Namespace, out: TextIO) -> int:
+    store = _open_store(args.db, create=False)
+    try:
+        storage = _storage()
+        uuid = _resolve(storage, store, args.uuid)
+        info = storage.get_workflow(uuid, store)
+        if not args.yes:
+            _confirm(
+                f"delete workflow {uuid} ({info.name}, {info.status.name},"
+                f" {_count(info.object_count, 'object')})?"
+            )
+        try:
+            storage.delete_workflow(uuid, store, force=args.force)
+        except storage.WorkflowBusyError as exc:
+            raise CommandError(
+                f"workflow {uuid} is RUNNING: it is not deleted; if its process"
+                " died, delete it with --force"
+            ) from exc
+    finally:
+        store.dispose()
+    if args.json:
+        _write_json(out, {"deleted": [uuid]})
+    else:
+        out.write(f"deleted: {uuid}\n")
+    return EXIT_OK
+
+
+def _cmd_prune(args: argparse.Namespace, out: TextIO) -> int:
+    before = datetime.datetime.now(datetime.timezone.utc) - args.older_than
+    store = _open_store(args.db, create=False)
+    try:
+        storage = _storage()
+        matching = storage.list_workflows(store, status=args.status, before=before)
+        deleted: list[str] = []
+        if matching:
+            if not args.yes:
+                _confirm(
+                    f"delete {_count(len(matching), args.status + ' workflow')}"
+                    f" last saved before {_when(before)}?"
+                )
+            deleted = storage.prune_workflows(store, status=args.status, before=before)
+    finally:
+        store.dispose()
+    if args.json:
+        _write_json(out, {"deleted": deleted})
+    else:
+        out.write(f"deleted {_count(len(deleted), 'workflow')}\n")
+    return EXIT_OK
+
+
 # --------------------------------------------------------------------------
 # Command line
 
 
 _DESCRIPTION = """\
 Run workflow definitions over JSON data, keep them in a database, and
-inspect, resume, restart or draw them.
+inspect, resume, restart, draw or delete them.
 """
 
 _MAIN_EPILOG = """\
 example:
   workflow run examples/grades.py:workflow --data examples/grades.jsonl
   workflow list --status halted
-  workflow resume 0b6f6a1e-8a4c-4b7e-9d0c-2f1e5a3b7c9d
+  workflow resume 0b6f6a1e
 
-exit status: 0 completed, 1 failure, 2 bad command line, 3 halted, 4 error.
+exit status: 0 completed, 1 failure, 2 bad command line, 3 halted, 4 error,
+130 interrupted.
 database: --db URL, else $WORKFLOW_DB, else sqlite:///workflow.db (here).
+definitions registered by name: --import MODULE, or $WORKFLOW_IMPORTS.
+UUID: a workflow's uuid, or enough of its first characters to tell it apart.
 """
 
 _RUN_EPILOG = """\
@@ -718,36 +1012,51 @@ list of tasks, or a class whose `workflow` attribute is one.
 DATA is a JSON array (the text starts with '[' and is one JSON value) or JSON
 Lines (one JSON value per line); '-' reads stdin. Each value is one object.
 
+On a terminal, progress is shown on stderr. Ctrl-C stops the run and leaves
+the workflow HALTED at the object it was at: `workflow resume UUID` runs
+that object again from its start and goes on.
+
 example:
   workflow run examples/grades.py:workflow --data examples/grades.jsonl
   printf '6\\n4\\n' | workflow run mypackage.flows:grading --data -
 """
 
 _LIST_EPILOG = """\
+WHEN is a duration ago (30m, 12h, 7d, 1h30m) or an ISO 8601 date and time
+(2026-11-27, 2026-11-27T08:00:00+01:00; UTC when no zone is given).
+
 example:
   workflow list
-  workflow list --status halted
+  workflow list --status halted --since 1d
+  workflow list --name grades --limit 10 --json
 """
 
 _SHOW_EPILOG = """\
 example:
-  workflow show 0b6f6a1e-8a4c-4b7e-9d0c-2f1e5a3b7c9d
+  workflow show 0b6f6a1e
+  workflow show 0b6f6a1e --status halted --limit 100
+  workflow show 0b6f6a1e --object 2
 """
 
 _RESUME_EPILOG = """\
-Continues after the task that halted (or failed). --force takes over a
-workflow left RUNNING by a process that died, or runs a changed definition.
+Continues after the task that halted (or failed); a COMPLETED workflow is
+left as it is. --force takes over a workflow left RUNNING by a process that
+died, or runs a changed definition. --definition names the definition to
+use when its file or module moved; it must be the one the workflow was
+saved with (same tasks and nesting), unless --force.
 
 example:
-  workflow resume 0b6f6a1e-8a4c-4b7e-9d0c-2f1e5a3b7c9d
+  workflow resume 0b6f6a1e
+  workflow resume 0b6f6a1e --definition new/place/grades.py:workflow
 """
 
 _RESTART_EPILOG = """\
 Moves relative to where the workflow stopped: --object picks the object
-(default: current), --task the task in it (default: first).
+(default: current), --task the task in it (default: first). Unlike resume,
+it runs a COMPLETED workflow again from there.
 
 example:
-  workflow restart 0b6f6a1e-8a4c-4b7e-9d0c-2f1e5a3b7c9d --object current --task first
+  workflow restart 0b6f6a1e --object current --task first
 """
 
 _GRAPH_EPILOG = """\
@@ -759,6 +1068,48 @@ example:
   workflow graph examples/grades.py:workflow
   workflow graph examples/grades.py:workflow --format png --output grades.png
 """
+
+_DELETE_EPILOG = """\
+Deletes the workflow and its objects, after asking (answer y on stdin), or
+at once with --yes. A RUNNING workflow is refused unless --force.
+
+example:
+  workflow delete 0b6f6a1e
+  workflow delete 0b6f6a1e --yes
+"""
+
+_PRUNE_EPILOG = """\
+Deletes the workflows with STATUS last saved longer than DURATION ago (30m,
+12h, 7d, 2w, 1h30m) and their objects, after asking, or at once with --yes.
+
+example:
+  workflow prune --older-than 30d --status completed
+  workflow prune --older-than 7d --status error --yes
+"""
+
+
+def _status_name(enum: Any) -> Callable[[str], str]:
+    names = list(enum.__members__)
+
+    def parse(text: str) -> str:
+        if text.upper() not in names:
+            raise argparse.ArgumentTypeError(
+                f"invalid choice: {text!r} (choose from {', '.join(names)}, in"
+                " any case)"
+            )
+        return text.upper()
+
+    return parse
+
+
+def _count_argument(text: str) -> int:
+    try:
+        number = int(text)
+    except ValueError:
+        number = -1
+    if number < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a count (0, 1, 2, ...)")
+    return number
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -772,10 +1123,23 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"database URL (default: $WORKFLOW_DB or {DEFAULT_DB})",
     )
     common.add_argument(
+        "--import",
+        metavar="MODULE",
+        dest="imports",
+        action="append",
+        default=argparse.SUPPRESS,
+        help="import this module first, e.g. one that registers definitions by"
+        f" name (repeatable; also ${IMPORTS_VARIABLE}, comma separated)",
+    )
+    common.add_argument(
         "--debug",
         action="store_true",
         default=argparse.SUPPRESS,
         help="show tracebacks and debug logging",
+    )
+    json_option = argparse.ArgumentParser(add_help=False)
+    json_option.add_argument(
+        "--json", action="store_true", help="print JSON instead of text"
     )
     parser = argparse.ArgumentParser(
         prog="workflow",
@@ -783,9 +1147,12 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=_MAIN_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.set_defaults(db=default_db, debug=False)
+    parser.set_defaults(db=default_db, debug=False, imports=[], json=False)
     parser.add_argument(
         "--db", metavar="URL", default=default_db, help=argparse.SUPPRESS
+    )
+    parser.add_argument(
+        "--import", dest="imports", action="append", help=argparse.SUPPRESS
     )
     parser.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument(
@@ -797,15 +1164,19 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     commands.required = True
 
-    def add(name: str, summary: str, epilog: str) -> argparse.ArgumentParser:
+    def add(
+        name: str, summary: str, epilog: str, *, prints_data: bool = True
+    ) -> argparse.ArgumentParser:
         return commands.add_parser(
             name,
             help=summary,
             description=summary,
             epilog=epilog,
-            parents=[common],
+            parents=[common, json_option] if prints_data else [common],
             formatter_class=argparse.RawDescriptionHelpFormatter,
         )
+
+    workflow_status = _status_name(WorkflowStatus)
 
     run = add("run", "run a definition over data and save it", _RUN_EPILOG)
     run.add_argument("definition", metavar="DEFINITION")
@@ -817,33 +1188,101 @@ def build_parser() -> argparse.ArgumentParser:
     listing = add("list", "list the stored workflows", _LIST_EPILOG)
     listing.add_argument(
         "--status",
-        type=str.upper,
-        choices=[status.name for status in WorkflowStatus],
+        type=workflow_status,
         help="only the workflows with this status",
+    )
+    listing.add_argument(
+        "--name", metavar="TEXT", help="only those whose definition name contains TEXT"
+    )
+    listing.add_argument(
+        "--since",
+        metavar="WHEN",
+        type=parse_moment,
+        help="only those saved since WHEN (a duration ago, or a date)",
+    )
+    listing.add_argument(
+        "--limit",
+        metavar="N",
+        type=_count_argument,
+        help="only the N most recently created (listed oldest first)",
     )
     listing.set_defaults(handler=_cmd_list)
 
     show = add("show", "show a workflow and its objects", _SHOW_EPILOG)
-    show.add_argument("uuid", metavar="UUID")
+    show.add_argument("uuid", metavar="UUID", type=_uuid_argument)
+    show.add_argument(
+        "--object",
+        metavar="POSITION",
+        type=_count_argument,
+        help="show this object in full: data, halt, error traceback",
+    )
+    show.add_argument(
+        "--status",
+        type=_status_name(ObjectStatus),
+        help="only the objects with this status",
+    )
+    show.add_argument(
+        "--limit",
+        metavar="N",
+        type=_count_argument,
+        help=f"list at most N objects (default: {SHOW_LIMIT}; 0: all)",
+    )
     show.set_defaults(handler=_cmd_show)
 
     resume = add("resume", "continue a halted or failed workflow", _RESUME_EPILOG)
-    resume.add_argument("uuid", metavar="UUID")
+    resume.add_argument("uuid", metavar="UUID", type=_uuid_argument)
     resume.add_argument("--force", action="store_true", help="take over or run anyway")
+    resume.add_argument(
+        "--definition",
+        metavar="DEFINITION",
+        help="the workflow's definition, where it is now",
+    )
     resume.set_defaults(handler=_cmd_resume)
 
     restart = add("restart", "restart a workflow at a chosen place", _RESTART_EPILOG)
-    restart.add_argument("uuid", metavar="UUID")
-    restart.add_argument("--object", choices=_RESTART_WORDS, default="current")
-    restart.add_argument("--task", choices=_RESTART_WORDS, default="first")
+    restart.add_argument("uuid", metavar="UUID", type=_uuid_argument)
+    restart.add_argument("--object", choices=RESTART_WORDS, default="current")
+    restart.add_argument("--task", choices=RESTART_WORDS, default="first")
     restart.add_argument("--force", action="store_true", help="take over or run anyway")
+    restart.add_argument(
+        "--definition",
+        metavar="DEFINITION",
+        help="the workflow's definition, where it is now",
+    )
     restart.set_defaults(handler=_cmd_restart)
 
-    drawing = add("graph", "draw a definition as a flowchart", _GRAPH_EPILOG)
+    drawing = add(
+        "graph", "draw a definition as a flowchart", _GRAPH_EPILOG, prints_data=False
+    )
     drawing.add_argument("target", metavar="TARGET")
     drawing.add_argument("--format", choices=graph.FORMATS, default="mermaid")
     drawing.add_argument("--output", metavar="FILE", help="write here, not to stdout")
     drawing.set_defaults(handler=_cmd_graph)
+
+    deleting = add("delete", "delete a workflow and its objects", _DELETE_EPILOG)
+    deleting.add_argument("uuid", metavar="UUID", type=_uuid_argument)
+    deleting.add_argument("--yes", action="store_true", help="do not ask")
+    deleting.add_argument(
+        "--force", action="store_true", help="delete it even if it is RUNNING"
+    )
+    deleting.set_defaults(handler=_cmd_delete)
+
+    prune = add("prune", "delete old workflows of one status", _PRUNE_EPILOG)
+    prune.add_argument(
+        "--older-than",
+        metavar="DURATION",
+        type=parse_duration,
+        required=True,
+        help="last saved longer ago than this",
+    )
+    prune.add_argument(
+        "--status",
+        type=workflow_status,
+        required=True,
+        help="only the workflows with this status",
+    )
+    prune.add_argument("--yes", action="store_true", help="do not ask")
+    prune.set_defaults(handler=_cmd_prune)
     return parser
 
 
@@ -854,6 +1293,8 @@ def _storage_error_message(exc: BaseException) -> str | None:
     if errors is None:
         return None
     uuid = getattr(exc, "uuid", None)
+    if isinstance(exc, errors.AmbiguousUuidError):
+        return str(exc)
     if isinstance(exc, errors.WorkflowNotFoundError):
         return f"no workflow with uuid {uuid!r} in this database (see `workflow list`)"
     if isinstance(exc, errors.DefinitionChangedError):
@@ -865,6 +1306,12 @@ def _storage_error_message(exc: BaseException) -> str | None:
         return (
             f"workflow {uuid} is RUNNING in another process; if that process"
             " died, take it over with --force"
+        )
+    if isinstance(exc, errors.UnknownWorkflowError) and ":" not in str(exc.name):
+        return (
+            f"no workflow definition is registered under {exc.name!r} in this"
+            " process: import the module that registers it with --import MODULE"
+            f" (or ${IMPORTS_VARIABLE})"
         )
     return None
 
@@ -898,6 +1345,15 @@ def _command_logging(debug: bool) -> Iterator[None]:
         logger.propagate = propagate
 
 
+def _handle(args: argparse.Namespace) -> int:
+    imports = _imports_of_environment()
+    if imports or args.imports:
+        _allow_current_directory()
+        _import_modules(imports, IMPORTS_VARIABLE)
+        _import_modules(args.imports, "--import")
+    return int(args.handler(args, sys.stdout))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``workflow`` command line and return its exit status.
 
@@ -909,15 +1365,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     with _command_logging(args.debug):
-        out = sys.stdout
         try:
-            return int(args.handler(args, out))
+            return _handle(args)
         except KeyboardInterrupt:
-            sys.stderr.write(
-                "workflow: interrupted; a workflow left RUNNING can be taken over"
-                " with `workflow resume --force UUID`\n"
-            )
-            return 130
+            sys.stderr.write("workflow: interrupted\n")
+            return EXIT_INTERRUPTED
         except Exception as exc:
             if args.debug:
                 traceback.print_exc()

@@ -31,6 +31,7 @@ from ._program import TASK as _TASK
 from ._program import TEST as _TEST
 from ._program import _ControlTask as _ControlTask
 from ._program import clamp_jump as _clamp_jump
+from ._vocabulary import OBJECT_MOVES, TASK_MOVES, check_restart_words
 from .deprecation import deprecated
 from .errors import (
     AbortProcessing,
@@ -921,25 +922,17 @@ class GenericWorkflowEngine:
         object. Called from a task, the new run carries the engine on and the
         task's own run ends when it returns.
         """
-        if not isinstance(obj, str) or obj not in _OBJECT_MOVES:
-            raise WorkflowError(
-                f"Unknown object position for restart(): {obj!r};"
-                " use 'prev', 'current', 'next' or 'first'"
-            )
-        if not isinstance(task, str) or task not in _TASK_MOVES:
-            raise WorkflowError(
-                f"Unknown task position for restart(): {task!r};"
-                " use 'prev', 'current', 'next' or 'first'"
-            )
+        check_restart_words(obj, task)
         state = self.state
-        if obj == "first":
+        object_move, task_move = OBJECT_MOVES[obj], TASK_MOVES[task]
+        if object_move is None:
             state.token_pos = -1
         else:
-            state.token_pos = max(-1, state.token_pos + _OBJECT_MOVES[obj])
-        if task == "first":
+            state.token_pos = max(-1, state.token_pos + object_move)
+        if task_move is None:
             state.callback_pos = [0]
-        elif task != "current":
-            state.callback_pos[-1] += _TASK_MOVES[task]
+        elif task_move:
+            state.callback_pos[-1] += task_move
         self.process(
             objects or self.objects,
             stop_on_error=stop_on_error,
@@ -1624,9 +1617,6 @@ _PROGRAM_CACHE_SIZE = 64
 
 _SHARED_PROGRAMS: dict[Any, Program] = {}
 """Compiled plain lists of tasks, by their tasks, for every engine."""
-
-_OBJECT_MOVES = {"prev": -2, "current": -1, "next": 0, "first": None}
-_TASK_MOVES = {"prev": -1, "current": 0, "next": 1, "first": None}
 
 
 def _checked_offset(offset: Any, method: str) -> int:

@@ -567,9 +567,9 @@ def test_a_stored_name_that_names_no_definition_is_refused(local_tasks) -> None:
         "status": FAILED,
         "halted_message": None,
         "error": (
-            "WorkflowDefinitionError: The definition registered as 'os:sep' is"
-            " str '/': pass a list of tasks, or a class whose `workflow`"
-            " attribute is a list of tasks"
+            "WorkflowDefinitionError: the definition 'os:sep' is str '/', not a"
+            " workflow definition: point at a list of tasks, or at a class whose"
+            " `workflow` attribute is one"
         ),
         "skipped": None,
     }
@@ -765,14 +765,16 @@ def test_workflow_error_is_recorded_and_returned(
             [UNKNOWN_UUID, "middle"],
             UNKNOWN_UUID,
             None,
-            "ValueError: obj must be one of prev, current, next, first; got 'middle'",
+            "ValueError: Unknown object position for restart(): 'middle'; use"
+            " 'prev', 'current', 'next' or 'first'",
         ),
         (
             "restart",
             [UNKNOWN_UUID, "first", "last"],
             UNKNOWN_UUID,
             None,
-            "ValueError: task must be one of prev, current, next, first; got 'last'",
+            "ValueError: Unknown task position for restart(): 'last'; use"
+            " 'prev', 'current', 'next' or 'first'",
         ),
         (
             "restart",

@@ -436,6 +436,7 @@ def test_list_halted_objects_spans_workflows(store):
         "halt_message": "",
         "halt_action": None,
         "error_message": None,
+        "halt_payload": None,
     }
 
 

@@ -102,10 +102,10 @@ def test_a_file_path_is_imported_on_demand(tmp_path):
     [
         (
             "tests.storage.no_such_module:X",
-            "No module named 'tests.storage.no_such_module'",
+            "no module named 'tests.storage.no_such_module'",
         ),
         ("tests.storage.wfdefs:NO_SUCH", "has no attribute 'NO_SUCH'"),
-        ("/nonexistent/dir/defs.py:X", "No such file or directory"),
+        ("/nonexistent/dir/defs.py:X", "'/nonexistent/dir/defs.py' does not exist"),
     ],
 )
 def test_an_import_path_that_does_not_load_is_unknown(name, problem):
@@ -119,7 +119,7 @@ def test_an_import_path_that_does_not_load_is_unknown(name, problem):
 @pytest.mark.parametrize(
     ("definition", "problem"),
     [
-        (task_a, "pass a list of tasks, or a class whose `workflow` attribute"),
+        (task_a, "point at a list of tasks, or at a class whose `workflow`"),
         ([], "is empty"),
         ([task_a, "not a task"], "neither a task"),
     ],

@@ -94,3 +94,19 @@ def leave_as_is(obj, eng):
 
 KEEP = [leave_as_is]
 """Leaves every object as it is."""
+
+
+INTERRUPTED_ONCE: set[tuple[str, int]] = set()
+"""The (workflow uuid, position) pairs already interrupted in this process."""
+
+
+def interrupt_once_if_asked(obj, eng):
+    """The first time, stand for a Ctrl-C arriving while this object runs."""
+    key = (eng.db_obj.uuid, obj.position)
+    if obj.data.get("interrupt") and key not in INTERRUPTED_ONCE:
+        INTERRUPTED_ONCE.add(key)
+        raise KeyboardInterrupt
+
+
+INTERRUPTING = [bump, interrupt_once_if_asked, finish]
+"""Counts each run; an object with ``interrupt`` is interrupted once."""

@@ -49,7 +49,6 @@ import random
 import sqlite3
 import sys
 import threading
-import uuid as uuid_module
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -58,8 +57,9 @@ from typing import Any, Callable
 import sqlalchemy.exc
 from celery import Celery, Task
 
+from workflow._vocabulary import RESTART_WORDS, check_restart_words, parse_uuid
 from workflow.engine_db import WorkflowStatus
-from workflow.errors import WorkflowAPIError, WorkflowDefinitionError
+from workflow.errors import WorkflowAPIError, WorkflowDefinitionError, WorkflowError
 from workflow.storage import (
     DefinitionChangedError,
     StoredWorkflowEngine,
@@ -72,12 +72,8 @@ from workflow.storage import (
     registry,
     restart,
     resume,
+    run_engine,
 )
-
-# The storage has no public call that runs an engine built here and returns
-# its WorkflowResult; start() would not tell the uuid it created before it
-# returns, which a retry of the start task needs.
-from workflow.storage.api import _run as _run_engine
 
 __all__ = (
     "FAILED",
@@ -94,9 +90,6 @@ log = logging.getLogger(__name__)
 
 FAILED = "FAILED"
 """The ``status`` of a task result whose input was refused (no run happened)."""
-
-RESTART_WORDS = ("prev", "current", "next", "first")
-"""The words the restart task accepts for ``obj`` and ``task``."""
 
 SKIPPED_COMPLETED = "already completed"
 SKIPPED_RUNNING = "already running"
@@ -258,18 +251,10 @@ class _BadInput(ValueError):
 
 
 def _check_uuid(value: Any) -> str:
-    if not isinstance(value, str):
-        raise _BadInput(
-            f"uuid must be a workflow uuid string, got {type(value).__name__}"
-            f" {value!r:.80}"
-        )
     try:
-        parsed = uuid_module.UUID(value)
-    except ValueError:
-        raise _BadInput(f"uuid {value!r:.80} is not a valid UUID") from None
-    # The stored uuids are lower case with hyphens; UUID() also accepts upper
-    # case, no hyphens and braces.
-    return str(parsed)
+        return parse_uuid(value)
+    except (TypeError, ValueError) as exc:
+        raise _BadInput(str(exc)) from None
 
 
 def _check_registered(name: str) -> None:
@@ -463,7 +448,7 @@ def _take_over(
         )
     log.warning("Taking over workflow %s, left RUNNING by an interrupted attempt", uuid)
     return _ran(
-        _run_engine(
+        run_engine(
             eng,
             lambda: eng.resume(
                 force=True, stop_on_error=stop_on_error, stop_on_halt=stop_on_halt
@@ -489,7 +474,7 @@ def _go_on_with_start(
     status = eng.db_obj.status
     if status is WorkflowStatus.NEW:
         return _ran(
-            _run_engine(
+            run_engine(
                 eng,
                 lambda: eng.process(
                     stop_on_error=stop_on_error, stop_on_halt=stop_on_halt
@@ -538,7 +523,7 @@ def _start_body(
         eng = StoredWorkflowEngine.with_name(name, store, data=data)
         target.uuid = eng.db_obj.uuid
         return _ran(
-            _run_engine(
+            run_engine(
                 eng,
                 lambda: eng.process(stop_on_error=error_flag, stop_on_halt=halt_flag),
             )
@@ -582,12 +567,10 @@ def _restart_body(
 
     def call(store: WorkflowStore) -> dict[str, Any]:
         target.uuid = _check_uuid(uuid)
-        for argument, word in (("obj", obj), ("task", task)):
-            if word not in RESTART_WORDS:
-                raise _BadInput(
-                    f"{argument} must be one of {', '.join(RESTART_WORDS)};"
-                    f" got {word!r:.80}"
-                )
+        try:
+            check_restart_words(obj, task)
+        except WorkflowError as exc:
+            raise _BadInput(exc.args[0]) from None
         force_flag = _check_flag("force", force)
         if not force_flag and _is_second_attempt(self):
             # The interrupted attempt's run is this restart's run: carry it

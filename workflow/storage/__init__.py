@@ -19,16 +19,24 @@ from .api import (
     ObjectInfo,
     WorkflowInfo,
     WorkflowResult,
+    count_objects,
+    delete_workflow,
+    get_object,
     get_workflow,
     list_halted_objects,
     list_objects,
     list_workflows,
+    prune_workflows,
+    release_interrupted,
+    resolve_uuid,
     restart,
     resume,
+    run_engine,
     start,
 )
 from .engine import StoredObject, StoredWorkflow, StoredWorkflowEngine
 from .errors import (
+    AmbiguousUuidError,
     DefinitionChangedError,
     UnknownWorkflowError,
     UnserializableDataError,
@@ -39,6 +47,7 @@ from .models import ObjectRecord, WorkflowRecord, WorkflowStore
 from .registry import Registry, fingerprint, registry
 
 __all__ = (
+    "AmbiguousUuidError",
     "DefinitionChangedError",
     "ObjectInfo",
     "ObjectRecord",
@@ -54,13 +63,20 @@ __all__ = (
     "WorkflowRecord",
     "WorkflowResult",
     "WorkflowStore",
+    "count_objects",
+    "delete_workflow",
     "fingerprint",
+    "get_object",
     "get_workflow",
     "list_halted_objects",
     "list_objects",
     "list_workflows",
+    "prune_workflows",
     "registry",
+    "release_interrupted",
+    "resolve_uuid",
     "restart",
     "resume",
+    "run_engine",
     "start",
 )

@@ -12,26 +12,37 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, cast
 
-from sqlalchemy import case, func, select
+from sqlalchemy import case, delete, func, select, update
 
+from .._vocabulary import check_restart_words, parse_uuid, parse_uuid_prefix
 from ..engine_db import ObjectStatus, WorkflowStatus
 from ..errors import HaltProcessing, WorkflowAPIError, WorkflowError
-from .engine import StoredWorkflowEngine, check_restart_words
-from .errors import WorkflowNotFoundError
-from .models import ObjectRecord, WorkflowRecord, WorkflowStore
+from .engine import StoredWorkflowEngine
+from .errors import AmbiguousUuidError, WorkflowBusyError, WorkflowNotFoundError
+from .models import ObjectRecord, WorkflowRecord, WorkflowStore, utcnow
+
+if TYPE_CHECKING:
+    from sqlalchemy import CursorResult
 
 __all__ = (
     "ObjectInfo",
     "WorkflowInfo",
     "WorkflowResult",
+    "count_objects",
+    "delete_workflow",
+    "get_object",
     "get_workflow",
     "list_halted_objects",
     "list_objects",
     "list_workflows",
+    "prune_workflows",
+    "release_interrupted",
+    "resolve_uuid",
     "restart",
     "resume",
+    "run_engine",
     "start",
 )
 
@@ -118,7 +129,9 @@ class ObjectInfo:
     :ivar extra_data: its extra data (a dict).
     :ivar halt_message: why it halted, if it is HALTED.
     :ivar halt_action: the action its halt named, if any.
-    :ivar error_message: the traceback of its error, if it is in ERROR.
+    :ivar error_message: the full formatted traceback of its error, if it
+        is in ERROR.
+    :ivar halt_payload: the payload its halt carried, if any (a JSON value).
     """
 
     id: int
@@ -131,6 +144,7 @@ class ObjectInfo:
     halt_message: str | None
     halt_action: str | None
     error_message: str | None
+    halt_payload: Any = None
 
     def to_dict(self) -> dict[str, Any]:
         """Return the fields as JSON-friendly values (status by name)."""
@@ -149,7 +163,25 @@ def _error_line(error: BaseException) -> str:
     return f"{name}: {text.splitlines()[0]}" if text else name
 
 
-def _run(eng: StoredWorkflowEngine, action: Callable[[], None]) -> WorkflowResult:
+def run_engine(
+    eng: StoredWorkflowEngine, action: Callable[[], object]
+) -> WorkflowResult:
+    """Call ``action`` (a run of ``eng``) and return the workflow's outcome.
+
+    For callers that build the engine themselves (to know its uuid before
+    it runs, or to run it with their own options): a halt or a task's error
+    is returned in the result, not raised.
+
+    :param eng: the engine, from
+        :meth:`~workflow.storage.StoredWorkflowEngine.with_name` or
+        :meth:`~workflow.storage.StoredWorkflowEngine.from_uuid`.
+    :param action: runs it, e.g. ``lambda: eng.process()`` or
+        ``lambda: eng.resume(force=True)``.
+    :raises Exception: what ``action`` raises other than
+        :class:`~workflow.errors.HaltProcessing` and
+        :class:`~workflow.errors.WorkflowError` (refusals of the storage,
+        database errors).
+    """
     halted_message = None
     error = None
     try:
@@ -200,7 +232,7 @@ def start(
         value; nothing is written then.
     """
     eng = StoredWorkflowEngine.with_name(name, store, data=data)
-    return _run(
+    return run_engine(
         eng,
         lambda: eng.process(stop_on_error=stop_on_error, stop_on_halt=stop_on_halt),
     )
@@ -226,8 +258,8 @@ def resume(uuid: str, store: WorkflowStore, *, force: bool = False) -> WorkflowR
     :raises DefinitionChangedError: when its definition changed, unless
         ``force``.
     """
-    eng = StoredWorkflowEngine.from_uuid(uuid, store)
-    return _run(eng, lambda: eng.resume(force=force))
+    eng = StoredWorkflowEngine.from_uuid(_stored_uuid(uuid), store)
+    return run_engine(eng, lambda: eng.resume(force=force))
 
 
 def restart(
@@ -249,18 +281,26 @@ def restart(
     The other errors are those of :func:`resume`.
     """
     check_restart_words(obj, task)
-    eng = StoredWorkflowEngine.from_uuid(uuid, store)
-    return _run(eng, lambda: eng.restart(obj, task, force=force))
+    eng = StoredWorkflowEngine.from_uuid(_stored_uuid(uuid), store)
+    return run_engine(eng, lambda: eng.restart(obj, task, force=force))
+
+
+def _stored_uuid(uuid: Any) -> str:
+    """``uuid`` in its stored spelling, or as given when it is no uuid."""
+    try:
+        return parse_uuid(str(uuid))
+    except ValueError:
+        return str(uuid)
 
 
 def _status_value(status: Any) -> int:
     if isinstance(status, WorkflowStatus):
-        return status.value
+        return int(status.value)
     if isinstance(status, str) and status.upper() in WorkflowStatus.__members__:
-        return WorkflowStatus[status.upper()].value
+        return int(WorkflowStatus[status.upper()].value)
     if isinstance(status, int) and not isinstance(status, bool):
         try:
-            return WorkflowStatus(status).value
+            return int(WorkflowStatus(status).value)
         except ValueError:
             pass
     raise WorkflowAPIError(
@@ -313,19 +353,83 @@ def _workflow_info(row: Any) -> WorkflowInfo:
     )
 
 
-def list_workflows(store: WorkflowStore, status: Any = None) -> list[WorkflowInfo]:
+def list_workflows(
+    store: WorkflowStore,
+    status: Any = None,
+    *,
+    name: str | None = None,
+    since: datetime.datetime | None = None,
+    before: datetime.datetime | None = None,
+    limit: int | None = None,
+) -> list[WorkflowInfo]:
     """Return the stored workflows, oldest first.
 
     :param status: only those with this status: a
         :class:`~workflow.engine_db.WorkflowStatus`, its name (``"HALTED"``)
         or its value.
-    :raises WorkflowAPIError: for an unknown status.
+    :param name: only those whose definition name contains this text.
+    :param since: only those saved at or after this moment (an aware
+        datetime; a naive one is taken as UTC).
+    :param before: only those last saved before this moment.
+    :param limit: only the ``limit`` most recently created of them (still
+        listed oldest first).
+    :raises WorkflowAPIError: for an unknown status or a negative limit.
     """
     query = _workflow_query()
     if status is not None:
         query = query.where(_WF.c.status == _status_value(status))
+    if name is not None:
+        query = query.where(_WF.c.name.contains(name, autoescape=True))
+    if since is not None:
+        query = query.where(_WF.c.modified >= since)
+    if before is not None:
+        query = query.where(_WF.c.modified < before)
+    if limit is not None:
+        if limit < 0:
+            raise WorkflowAPIError(f"limit must be 0 or more, got {limit!r}")
+        newest = query.order_by(None).order_by(_WF.c.created.desc(), _WF.c.uuid.desc())
+        with store.session() as session:
+            rows = session.execute(newest.limit(limit)).all()
+        return [_workflow_info(row) for row in reversed(rows)]
     with store.session() as session:
         return [_workflow_info(row) for row in session.execute(query)]
+
+
+def resolve_uuid(text: str, store: WorkflowStore) -> str:
+    """Return the uuid of the one stored workflow whose uuid starts with ``text``.
+
+    :param text: a whole uuid (any case, with or without hyphens) or its
+        first characters.
+    :raises AmbiguousUuidError: when several workflows match; its
+        ``candidates`` are the first ten of them.
+    :raises WorkflowNotFoundError: when none does, or ``text`` cannot be
+        the start of a uuid.
+    """
+    try:
+        prefix = parse_uuid_prefix(text)
+    except ValueError as exc:
+        raise WorkflowNotFoundError(str(exc), text) from None
+    shown = 10
+    with store.session() as session:
+        found = list(
+            session.execute(
+                select(_WF.c.uuid)
+                .where(_WF.c.uuid.startswith(prefix, autoescape=True))
+                .order_by(_WF.c.uuid)
+                .limit(shown + 1)
+            ).scalars()
+        )
+    if not found:
+        raise WorkflowNotFoundError(f"No workflow with uuid {text!r}", text)
+    if len(found) > 1:
+        more = ", ..." if len(found) > shown else ""
+        raise AmbiguousUuidError(
+            f"{text!r} is the start of several workflow uuids:"
+            f" {', '.join(found[:shown])}{more}; give more of the uuid",
+            text,
+            found[:shown],
+        )
+    return str(found[0])
 
 
 def get_workflow(uuid: str, store: WorkflowStore) -> WorkflowInfo:
@@ -333,10 +437,11 @@ def get_workflow(uuid: str, store: WorkflowStore) -> WorkflowInfo:
 
     :raises WorkflowNotFoundError: when no workflow has that uuid.
     """
+    uuid = _stored_uuid(uuid)
     with store.session() as session:
-        row = session.execute(_workflow_query().where(_WF.c.uuid == str(uuid))).first()
+        row = session.execute(_workflow_query().where(_WF.c.uuid == uuid)).first()
     if row is None:
-        raise WorkflowNotFoundError(f"No workflow with uuid {uuid!r}", str(uuid))
+        raise WorkflowNotFoundError(f"No workflow with uuid {uuid!r}", uuid)
     return _workflow_info(row)
 
 
@@ -352,23 +457,273 @@ def _object_info(row: Any) -> ObjectInfo:
         halt_message=row.halt_message,
         halt_action=row.halt_action,
         error_message=row.error_message,
+        halt_payload=row.halt_payload,
     )
 
 
-def list_objects(uuid: str, store: WorkflowStore) -> list[ObjectInfo]:
+def _object_status_value(status: Any) -> int:
+    if isinstance(status, ObjectStatus):
+        return int(status.value)
+    if isinstance(status, str) and status.upper() in ObjectStatus.__members__:
+        return int(ObjectStatus[status.upper()].value)
+    raise WorkflowAPIError(
+        f"Unknown object status {status!r}; use an ObjectStatus or one of"
+        f" {', '.join(ObjectStatus.__members__)}"
+    )
+
+
+def _check_exists(session: Any, uuid: str) -> None:
+    found = session.execute(select(_WF.c.uuid).where(_WF.c.uuid == uuid)).first()
+    if found is None:
+        raise WorkflowNotFoundError(f"No workflow with uuid {uuid!r}", uuid)
+
+
+def list_objects(
+    uuid: str,
+    store: WorkflowStore,
+    *,
+    status: Any = None,
+    limit: int | None = None,
+    offset: int = 0,
+) -> list[ObjectInfo]:
     """Return the objects of the workflow ``uuid``, by position.
 
+    :param status: only those with this status: an
+        :class:`~workflow.engine_db.ObjectStatus` or its name.
+    :param limit: at most this many (the first ones).
+    :param offset: skip this many first.
+    :raises WorkflowNotFoundError: when no workflow has that uuid.
+    :raises WorkflowAPIError: for an unknown status.
+    """
+    uuid = _stored_uuid(uuid)
+    query = select(_OBJ).where(_OBJ.c.workflow_uuid == uuid)
+    if status is not None:
+        query = query.where(_OBJ.c.status == _object_status_value(status))
+    query = query.order_by(_OBJ.c.position).offset(offset)
+    if limit is not None:
+        query = query.limit(limit)
+    with store.session() as session:
+        _check_exists(session, uuid)
+        rows = session.execute(query).all()
+    return [_object_info(row) for row in rows]
+
+
+def count_objects(uuid: str, store: WorkflowStore) -> dict[ObjectStatus, int]:
+    """Return how many objects of the workflow ``uuid`` have each status.
+
+    :returns: every :class:`~workflow.engine_db.ObjectStatus`, in order,
+        with its count (zero included).
     :raises WorkflowNotFoundError: when no workflow has that uuid.
     """
-    uuid = str(uuid)
+    uuid = _stored_uuid(uuid)
     with store.session() as session:
-        found = session.execute(select(_WF.c.uuid).where(_WF.c.uuid == uuid)).first()
-        if found is None:
-            raise WorkflowNotFoundError(f"No workflow with uuid {uuid!r}", uuid)
+        _check_exists(session, uuid)
         rows = session.execute(
-            select(_OBJ).where(_OBJ.c.workflow_uuid == uuid).order_by(_OBJ.c.position)
+            select(_OBJ.c.status, func.count())
+            .where(_OBJ.c.workflow_uuid == uuid)
+            .group_by(_OBJ.c.status)
         ).all()
-    return [_object_info(row) for row in rows]
+    found = {int(value): int(count) for value, count in rows}
+    return {status: found.get(status.value, 0) for status in ObjectStatus}
+
+
+def get_object(uuid: str, position: int, store: WorkflowStore) -> ObjectInfo:
+    """Return the object at ``position`` in the workflow ``uuid``.
+
+    :raises WorkflowNotFoundError: when no workflow has that uuid.
+    :raises WorkflowAPIError: when it has no object at that position.
+    """
+    uuid = _stored_uuid(uuid)
+    with store.session() as session:
+        _check_exists(session, uuid)
+        row = session.execute(
+            select(_OBJ).where(
+                _OBJ.c.workflow_uuid == uuid, _OBJ.c.position == position
+            )
+        ).first()
+        if row is None:
+            count = session.execute(
+                select(func.count()).where(_OBJ.c.workflow_uuid == uuid)
+            ).scalar_one()
+    if row is None:
+        have = f"positions 0 to {count - 1}" if count else "no object"
+        raise WorkflowAPIError(
+            f"Workflow {uuid} has no object at position {position}: it has {have}"
+        )
+    return _object_info(row)
+
+
+def delete_workflow(
+    uuid: str, store: WorkflowStore, *, force: bool = False
+) -> WorkflowInfo:
+    """Delete the workflow ``uuid`` and its objects, in one transaction.
+
+    :param force: delete it even when it is RUNNING (its process died, or
+        will stop at its next save).
+    :returns: the workflow as it was.
+    :raises WorkflowNotFoundError: when no workflow has that uuid.
+    :raises WorkflowBusyError: when it is RUNNING and ``force`` is false;
+        nothing is deleted then.
+    """
+    info = get_workflow(uuid, store)
+    condition = [WorkflowRecord.uuid == info.uuid]
+    if not force:
+        condition.append(WorkflowRecord.status != WorkflowStatus.RUNNING.value)
+    with store.session() as session:
+        session.execute(
+            delete(ObjectRecord).where(ObjectRecord.workflow_uuid == info.uuid)
+        )
+        deleted = session.execute(delete(WorkflowRecord).where(*condition))
+        if cast("CursorResult[Any]", deleted).rowcount != 1:
+            # Raising rolls the objects' deletion back.
+            raise WorkflowBusyError(
+                f"Workflow {info.uuid} is RUNNING: it is not deleted. If its"
+                " process died, delete it with force=True",
+                info.uuid,
+            )
+    return info
+
+
+def prune_workflows(
+    store: WorkflowStore, *, status: Any, before: datetime.datetime
+) -> list[str]:
+    """Delete the workflows with ``status`` last saved before ``before``.
+
+    Their objects go with them, in the same transaction.
+
+    :param status: a :class:`~workflow.engine_db.WorkflowStatus`, its name or
+        its value.
+    :param before: an aware datetime (a naive one is taken as UTC).
+    :returns: the uuids deleted, oldest first.
+    :raises WorkflowAPIError: for an unknown status.
+    """
+    matching = (
+        WorkflowRecord.status == _status_value(status),
+        WorkflowRecord.modified < before,
+    )
+    with store.session() as session:
+        uuids = list(
+            session.execute(
+                select(_WF.c.uuid).where(*matching).order_by(_WF.c.created, _WF.c.uuid)
+            ).scalars()
+        )
+        if uuids:
+            session.execute(
+                delete(ObjectRecord).where(ObjectRecord.workflow_uuid.in_(uuids))
+            )
+            session.execute(
+                delete(WorkflowRecord).where(WorkflowRecord.uuid.in_(uuids), *matching)
+            )
+    return uuids
+
+
+def release_interrupted(eng: StoredWorkflowEngine) -> int | None:
+    """Leave a workflow whose run was interrupted so that a plain resume goes on.
+
+    Call it when a run of ``eng`` in this process was cut short (by
+    ``KeyboardInterrupt``, say) and left the workflow RUNNING. The object it
+    was at is marked HALTED with a message, so that :func:`resume` (no
+    ``force`` needed) runs that object again from the task position it
+    started at; objects already completed are not run again. A workflow
+    that is no longer RUNNING under ``eng``'s claim (another process took it
+    over, or the run ended) is left as it is.
+
+    :returns: the position of the object a resume starts with, or ``None``
+        when nothing was changed or no object is left to run.
+    """
+    uuid = eng.db_obj.uuid
+    with eng.db_obj.store.session() as session:
+        row = session.execute(
+            select(
+                _WF.c.status, _WF.c.version, _WF.c.token_pos, _WF.c.callback_pos
+            ).where(_WF.c.uuid == uuid)
+        ).first()
+        if (
+            row is None
+            or row.status != WorkflowStatus.RUNNING.value
+            or row.version != eng.db_obj.version
+        ):
+            return None
+        position, callback_pos = row.token_pos, list(row.callback_pos)
+        current = None
+        if position >= 0:
+            current = session.execute(
+                select(_OBJ.c.id, _OBJ.c.status).where(
+                    _OBJ.c.workflow_uuid == uuid, _OBJ.c.position == position
+                )
+            ).first()
+        if current is not None and current.status == ObjectStatus.COMPLETED.value:
+            # Stopped between two objects: the next one starts from its start.
+            position, callback_pos = position + 1, [0]
+            current = session.execute(
+                select(_OBJ.c.id, _OBJ.c.status).where(
+                    _OBJ.c.workflow_uuid == uuid, _OBJ.c.position == position
+                )
+            ).first()
+            if current is None:
+                _set_workflow(session, eng, WorkflowStatus.COMPLETED, {})
+                return None
+        if current is None:
+            # No object had started: a resume runs the workflow from the start.
+            _set_workflow(session, eng, WorkflowStatus.HALTED, {})
+            return 0 if position < 0 else None
+        if current.status in (ObjectStatus.HALTED.value, ObjectStatus.ERROR.value):
+            # The object's halt (or error) was saved, the workflow's was not.
+            status = (
+                WorkflowStatus.HALTED
+                if current.status == ObjectStatus.HALTED.value
+                else WorkflowStatus.ERROR
+            )
+            _set_workflow(session, eng, status, {})
+            return int(position)
+        session.execute(
+            update(ObjectRecord)
+            .where(ObjectRecord.id == current.id)
+            .values(
+                status=ObjectStatus.HALTED.value,
+                callback_pos=callback_pos,
+                halt_message=(
+                    "Interrupted; a resume runs this object again from task"
+                    f" {callback_pos}"
+                ),
+                halt_action=None,
+                halt_payload=None,
+                error_message=None,
+                modified=utcnow(),
+            )
+        )
+        # A resume goes on after the task the workflow stopped at: one
+        # before the interrupted object's start is that start.
+        _set_workflow(
+            session,
+            eng,
+            WorkflowStatus.HALTED,
+            {
+                "token_pos": position,
+                "callback_pos": [*callback_pos[:-1], callback_pos[-1] - 1],
+            },
+        )
+        return int(position)
+
+
+def _set_workflow(
+    session: Any,
+    eng: StoredWorkflowEngine,
+    status: WorkflowStatus,
+    values: dict[str, Any],
+) -> None:
+    session.execute(
+        update(WorkflowRecord)
+        .where(WorkflowRecord.uuid == eng.db_obj.uuid)
+        .values(
+            status=status.value,
+            version=eng.db_obj.version + 1,
+            modified=utcnow(),
+            **values,
+        )
+    )
+    eng.db_obj.version += 1
+    eng.db_obj.status = status
 
 
 def list_halted_objects(store: WorkflowStore) -> list[ObjectInfo]:

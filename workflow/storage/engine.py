@@ -37,6 +37,7 @@ from typing import Any
 
 from sqlalchemy import bindparam, insert, select, update
 
+from .._vocabulary import check_restart_words
 from ..engine import ActionMapper, ProcessingFactory, TransitionActions
 from ..engine_db import (
     DbProcessingFactory,
@@ -80,9 +81,6 @@ _CLAIM_WORKFLOW = update(_WF).where(
     _WF.c.status == bindparam("w_status"),
 )
 _UPDATE_OBJECT = update(_OBJ).where(_OBJ.c.id == bindparam("o_id"))
-
-_RESTART_WORDS = ("prev", "current", "next", "first")
-
 
 _JSON_ADVICE = (
     ": workflow data must be JSON values (dict with string keys, list, str, int,"
@@ -1051,20 +1049,6 @@ def _roll_back(connection: Any) -> None:
         # sure the pool never hands it out again. The caller still gets the
         # original failure.
         connection.invalidate()
-
-
-def check_restart_words(obj: str, task: str) -> None:
-    """Check the words of a restart before anything is claimed or run.
-
-    :raises WorkflowError: naming the word that is not ``'prev'``,
-        ``'current'``, ``'next'`` or ``'first'``.
-    """
-    for kind, word in (("object", obj), ("task", task)):
-        if word not in _RESTART_WORDS:
-            raise WorkflowError(
-                f"Unknown {kind} position for restart(): {word!r};"
-                " use 'prev', 'current', 'next' or 'first'"
-            )
 
 
 def _checked_data(data: Any) -> list[Any]:

@@ -12,6 +12,7 @@ from typing import Any
 from ..errors import WorkflowAPIError
 
 __all__ = (
+    "AmbiguousUuidError",
     "DefinitionChangedError",
     "UnknownWorkflowError",
     "UnserializableDataError",
@@ -57,7 +58,7 @@ class WorkflowNotFoundError(_StorageError):
     :param uuid: the unknown uuid.
     """
 
-    _fields = ("uuid",)
+    _fields: tuple[str, ...] = ("uuid",)
 
 
 class WorkflowBusyError(_StorageError):
@@ -89,3 +90,14 @@ class UnserializableDataError(_StorageError):
     """
 
     _fields = ("path",)
+
+
+class AmbiguousUuidError(WorkflowNotFoundError):
+    """The start of a uuid matches more than one stored workflow.
+
+    :param message: the prefix and the workflows it matches.
+    :param uuid: the prefix as given.
+    :param candidates: the uuids it matches (at most the first few).
+    """
+
+    _fields = ("uuid", "candidates")

@@ -10,42 +10,14 @@ the registry imports them on demand.
 from __future__ import annotations
 
 import hashlib
-import importlib
-import importlib.util
 import threading
 from typing import Any, Callable
 
-from .._loading import import_file, is_file_path
+from .._loading import DefinitionNotFoundError, definition_tasks, load_definition
 from ..engine import Callbacks
-from ..errors import WorkflowDefinitionError
 from .errors import UnknownWorkflowError
 
 __all__ = ("Registry", "fingerprint", "registry")
-
-
-def _definition_list(name: str, definition: Any) -> list[Any]:
-    """Return the task list of ``definition`` (a list, or a class holding one)."""
-    tasks = getattr(definition, "workflow", definition)
-    if not isinstance(tasks, (list, tuple)):
-        raise WorkflowDefinitionError(
-            f"The definition registered as {name!r} is {type(definition).__name__}"
-            f" {definition!r:.80}: pass a list of tasks, or a class whose"
-            " `workflow` attribute is a list of tasks",
-            name,
-        )
-    if not tasks:
-        raise WorkflowDefinitionError(
-            f"The definition registered as {name!r} is empty: give it at least"
-            " one task",
-            name,
-        )
-    try:
-        Callbacks().replace(tasks)
-    except TypeError as exc:
-        raise WorkflowDefinitionError(
-            f"The definition registered as {name!r} is not valid: {exc}", name
-        ) from exc
-    return list(tasks)
 
 
 class Registry:
@@ -89,7 +61,7 @@ class Registry:
                 return cls
 
             return decorate
-        _definition_list(name, definition)
+        definition_tasks(name, definition)
         with self._lock:
             self._definitions[name] = definition
         return definition
@@ -103,7 +75,7 @@ class Registry:
         definition = self._definitions.get(name)
         if definition is None:
             definition = self._import(name)
-        return _definition_list(name, definition)
+        return definition_tasks(name, definition)
 
     def names(self) -> list[str]:
         """Return the registered names (and the imported ones), sorted."""
@@ -122,21 +94,14 @@ class Registry:
                 " ('package.module:attribute' or 'path/to/file.py:attribute')",
                 name,
             )
-        module_part, _, attribute = name.rpartition(":")
         try:
-            if is_file_path(module_part):
-                module = import_file(module_part)
-            else:
-                module = importlib.import_module(module_part)
-            definition = getattr(module, attribute)
-        except (ImportError, OSError, AttributeError, SyntaxError) as exc:
+            definition = load_definition(name)
+        except DefinitionNotFoundError as exc:
             raise UnknownWorkflowError(
-                f"Cannot load the workflow definition {name!r}: {exc}. Check that"
-                f" {module_part!r} can be imported from this process and defines"
-                f" {attribute!r}",
+                f"Cannot load the workflow definition {name!r}: {exc.message}",
                 name,
             ) from exc
-        _definition_list(name, definition)
+        definition_tasks(name, definition)
         with self._lock:
             self._definitions.setdefault(name, definition)
         return self._definitions[name]
