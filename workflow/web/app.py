@@ -338,14 +338,14 @@ def _result(result: api.WorkflowResult) -> dict[str, Any]:
     return result.to_dict()
 
 
-def do_resume(settings: _Settings, user: Any, uuid: str) -> dict[str, Any]:
+def _do_resume(settings: _Settings, user: Any, uuid: str) -> dict[str, Any]:
     ref = _ref(settings, uuid)
     if not settings.authorize(user, "resume", ref):
         raise ActionError(403, f"You may not resume on workflow {uuid}")
     return _result(_run(lambda: api.resume(uuid, settings.store)))
 
 
-def do_restart(
+def _do_restart(
     settings: _Settings, user: Any, uuid: str, obj: str, task: str
 ) -> dict[str, Any]:
     for what, word in (("object", obj), ("task", task)):
@@ -360,7 +360,7 @@ def do_restart(
     return _result(_run(lambda: api.restart(uuid, settings.store, obj=obj, task=task)))
 
 
-def do_delete(settings: _Settings, user: Any, uuid: str) -> dict[str, Any]:
+def _do_delete(settings: _Settings, user: Any, uuid: str) -> dict[str, Any]:
     ref = _ref(settings, uuid)
     if not settings.authorize(user, "delete", ref):
         raise ActionError(403, f"You may not delete on workflow {uuid}")
@@ -371,7 +371,7 @@ def do_delete(settings: _Settings, user: Any, uuid: str) -> dict[str, Any]:
     return {"uuid": uuid, "deleted": True}
 
 
-def do_act(
+def _do_act(
     settings: _Settings,
     user: Any,
     object_id: int,
@@ -748,10 +748,10 @@ async def _form_action(request: Request) -> Response:
         uuid = request.path_params["uuid"]
         default = f"/workflows/{uuid}"
         if kind == "resume":
-            answer = await run_in_threadpool(do_resume, settings, user, uuid)
+            answer = await run_in_threadpool(_do_resume, settings, user, uuid)
         elif kind == "restart":
             answer = await run_in_threadpool(
-                do_restart,
+                _do_restart,
                 settings,
                 user,
                 uuid,
@@ -759,7 +759,7 @@ async def _form_action(request: Request) -> Response:
                 _form_text(form, "task") or "first",
             )
         else:
-            await run_in_threadpool(do_delete, settings, user, uuid)
+            await run_in_threadpool(_do_delete, settings, user, uuid)
             _flash(request, "ok", f"Workflow {uuid} deleted")
             return RedirectResponse(_url(request, "/"), status_code=303)
         _flash(request, "ok", _describe({"result": answer}))
@@ -768,7 +768,7 @@ async def _form_action(request: Request) -> Response:
         default = f"/objects/{object_id}"
         params = {key: value for key, value in form.items() if isinstance(value, str)}
         answer = await run_in_threadpool(
-            do_act, settings, user, object_id, request.path_params["choice"], params
+            _do_act, settings, user, object_id, request.path_params["choice"], params
         )
         label = f"{answer['action']}/{answer['choice']}"
         _flash(request, "ok", f"{label}: {_describe(answer)}")
@@ -919,10 +919,10 @@ async def _api_action(request: Request) -> Response:
     if "uuid" in request.path_params:
         uuid = request.path_params["uuid"]
         if kind == "resume":
-            answer = await run_in_threadpool(do_resume, settings, user, uuid)
+            answer = await run_in_threadpool(_do_resume, settings, user, uuid)
         elif kind == "restart":
             answer = await run_in_threadpool(
-                do_restart,
+                _do_restart,
                 settings,
                 user,
                 uuid,
@@ -930,13 +930,13 @@ async def _api_action(request: Request) -> Response:
                 str(body.get("task", "first")),
             )
         else:
-            answer = await run_in_threadpool(do_delete, settings, user, uuid)
+            answer = await run_in_threadpool(_do_delete, settings, user, uuid)
     else:
         params = body.get("params", {})
         if not isinstance(params, dict):
             raise ActionError(400, "params must be a JSON object")
         answer = await run_in_threadpool(
-            do_act,
+            _do_act,
             settings,
             user,
             request.path_params["object_id"],
