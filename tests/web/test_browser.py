@@ -164,7 +164,7 @@ def test_reader_is_refused_an_action(browser, site):
     )
     page.wait_for_selector("h1:has-text('Error 403')")
     uuid = site["uuids"]["Cy Young"]
-    expected = f"You may not approve on workflow {uuid}"
+    expected = f"You may not approve object {oid} (workflow {uuid})"
     assert page.locator(".error-message").inner_text() == expected
     _shot(page, "refused-desktop")
     assert object_row(site["store"], uuid).status == ObjectStatus.HALTED.value

@@ -31,7 +31,9 @@ def _post(client, path, page, **data):
 
 def _rows(html: str) -> list[str]:
     """The uuids (8 characters) listed in the workflows table, in order."""
-    return re.findall(r'<td class="uuid"><a [^>]*>([0-9a-f]{8})</a>', html)
+    return re.findall(
+        r'<td class="uuid" data-label="Uuid"><a [^>]*>([0-9a-f]{8})</a>', html
+    )
 
 
 # -- workflows page --------------------------------------------------------
@@ -98,7 +100,7 @@ def test_waiting_list_groups_halted_objects_by_action(operator, store):
     start("approval", [{"student": "Cy", "grade": 5, "decision": "x"}], store)
     page = operator.get("/waiting").text
     assert "<h2>approval</h2>" in page
-    assert page.count('<td class="message">') == 1
+    assert page.count('<td class="message" data-label="Message">') == 1
     assert "Approve the grade of Ann?" in page
     assert "approval <b>1</b>" in page
 
@@ -121,9 +123,9 @@ def test_waiting_list_shows_a_data_preview(operator, store):
 def test_workflow_page_lists_objects_with_status_and_position(operator, store):
     uuid = start_halted(store, "Ann")
     page = operator.get(f"/workflows/{uuid}").text
-    assert '<td class="num">0</td>' in page
+    assert '<td class="num" data-label="Position">0</td>' in page
     assert 'status-halted">HALTED</span></td>' in page
-    assert "<td><code>[0]</code></td>" in page
+    assert '<td data-label="Task"><code>[0]</code></td>' in page
     assert "Approve the grade of Ann?" in page
 
 

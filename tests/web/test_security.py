@@ -185,20 +185,23 @@ def test_reader_is_offered_no_action(reader, halted):
 
 
 @pytest.mark.parametrize(
-    ("path", "permission"),
+    ("path", "message"),
     [
-        ("/objects/{id}/act/approve", "approve"),
-        ("/workflows/{uuid}/resume", "resume"),
-        ("/workflows/{uuid}/restart", "restart"),
-        ("/workflows/{uuid}/delete", "delete"),
+        (
+            "/objects/{id}/act/approve",
+            "You may not approve object {id} (workflow {uuid})",
+        ),
+        ("/workflows/{uuid}/resume", "You may not resume workflow {uuid}"),
+        ("/workflows/{uuid}/restart", "You may not restart workflow {uuid}"),
+        ("/workflows/{uuid}/delete", "You may not delete workflow {uuid}"),
     ],
 )
-def test_reader_actions_are_refused(reader, store, halted, path, permission):
+def test_reader_actions_are_refused(reader, store, halted, path, message):
     uuid, oid = halted
     token = csrf_of(reader.get("/").text)
     response = reader.post(path.format(uuid=uuid, id=oid), data={"csrf_token": token})
     assert response.status_code == 403
-    assert f"You may not {permission} on workflow {uuid}" in response.text
+    assert message.format(uuid=uuid, id=oid) in response.text
     assert get_workflow(uuid, store).status is WorkflowStatus.HALTED
     assert object_row(store, uuid).data == {"student": "Ann", "grade": 4}
 
@@ -210,7 +213,7 @@ def test_reader_bearer_token_cannot_act(anonymous, store, halted):
         headers={"Authorization": f"Bearer {READ_ONLY_TOKEN}"},
     )
     assert response.status_code == 403
-    assert response.json() == {"error": f"You may not delete on workflow {uuid}"}
+    assert response.json() == {"error": f"You may not delete workflow {uuid}"}
     assert get_workflow(uuid, store).status is WorkflowStatus.HALTED
 
 

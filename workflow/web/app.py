@@ -234,7 +234,7 @@ def _require(
     request: Request, user: Any, permission: str, workflow: WorkflowRef | None
 ) -> None:
     if not _settings(request).authorize(user, permission, workflow):
-        target = f" on workflow {workflow.uuid}" if workflow else ""
+        target = f" workflow {workflow.uuid}" if workflow else " the lists"
         raise ActionError(403, f"You may not {permission}{target}")
 
 
@@ -341,7 +341,7 @@ def _result(result: api.WorkflowResult) -> dict[str, Any]:
 def _do_resume(settings: _Settings, user: Any, uuid: str) -> dict[str, Any]:
     ref = _ref(settings, uuid)
     if not settings.authorize(user, "resume", ref):
-        raise ActionError(403, f"You may not resume on workflow {uuid}")
+        raise ActionError(403, f"You may not resume workflow {uuid}")
     return _result(_run(lambda: api.resume(uuid, settings.store)))
 
 
@@ -356,14 +356,14 @@ def _do_restart(
             )
     ref = _ref(settings, uuid)
     if not settings.authorize(user, "restart", ref):
-        raise ActionError(403, f"You may not restart on workflow {uuid}")
+        raise ActionError(403, f"You may not restart workflow {uuid}")
     return _result(_run(lambda: api.restart(uuid, settings.store, obj=obj, task=task)))
 
 
 def _do_delete(settings: _Settings, user: Any, uuid: str) -> dict[str, Any]:
     ref = _ref(settings, uuid)
     if not settings.authorize(user, "delete", ref):
-        raise ActionError(403, f"You may not delete on workflow {uuid}")
+        raise ActionError(403, f"You may not delete workflow {uuid}")
     if not queries.delete_workflow(settings.store, uuid):
         raise ActionError(
             409, f"Workflow {uuid} is RUNNING: it cannot be deleted while it runs"
@@ -397,7 +397,9 @@ def _do_act(
     permission = f"act:{choice.action}:{choice.name}"
     if not settings.authorize(user, permission, ref):
         raise ActionError(
-            403, f"You may not {choice.label.lower()} on workflow {ref.uuid}"
+            403,
+            f"You may not {choice.label.lower()} object {object_id} (workflow"
+            f" {ref.uuid})",
         )
     request = ActionRequest(
         workflow_uuid=obj.workflow_uuid,
