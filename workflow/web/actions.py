@@ -146,7 +146,7 @@ class Choice:
     :ivar label: the button's text (default: the name, capitalised).
     :ivar fields: names of text fields the person fills in before choosing
         (e.g. ``("reason",)``); their values reach the handler in
-        :attr:`ActionRequest.params`.
+        the ``params`` of the :class:`ActionRequest`.
     :ivar workflow: the definition name the choice is limited to, or ``None``
         for every workflow halting with this action.
     """
