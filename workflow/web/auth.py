@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 import hmac
-from typing import Any, Callable
+from typing import Any, Callable, Optional
 
 __all__ = (
     "PERMISSIONS",
@@ -52,7 +52,7 @@ class WorkflowRef:
 UserGetter = Callable[[Any], Any]
 """``get_user(request)``: the request's user, or ``None`` when anonymous."""
 
-Authorizer = Callable[[Any, str, "WorkflowRef | None"], bool]
+Authorizer = Callable[[Any, str, Optional[WorkflowRef]], bool]
 """``authorize(user, permission, workflow)``: whether the user may do it."""
 
 

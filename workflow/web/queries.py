@@ -278,6 +278,17 @@ def halted_page(
         filters.append(_OBJ.c.halt_action.is_(None))
     elif action is not None:
         filters.append(_OBJ.c.halt_action == action)
+    order = (_OBJ.c.halt_action, _OBJ.c.modified, _OBJ.c.id)
+    # The page's ids first, sorted on narrow rows; the full rows (with their
+    # data, which may be large) are read for those ids only.
+    page_ids = (
+        select(_OBJ.c.id)
+        .where(*filters)
+        .order_by(*order)
+        .limit(limit)
+        .offset(offset)
+        .subquery()
+    )
     query = (
         select(
             _OBJ.c.id,
@@ -289,11 +300,9 @@ def halted_page(
             _OBJ.c.data,
             _OBJ.c.modified,
         )
+        .join(page_ids, page_ids.c.id == _OBJ.c.id)
         .join(_WF, _WF.c.uuid == _OBJ.c.workflow_uuid)
-        .where(*filters)
-        .order_by(_OBJ.c.halt_action, _OBJ.c.modified, _OBJ.c.id)
-        .limit(limit)
-        .offset(offset)
+        .order_by(*order)
     )
     with store.session() as session:
         counts = [(value, int(count)) for value, count in session.execute(counts_query)]
