@@ -276,5 +276,5 @@ class HaltActions:
             self._choices.clear()
 
 
-halt_actions = HaltActions()
+halt_actions: HaltActions = HaltActions()
 """The registry the holding pen uses unless given another one."""

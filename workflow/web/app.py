@@ -63,13 +63,13 @@ from ..storage.errors import (
 )
 from ..storage.models import WorkflowStore
 from ..storage.registry import registry
-from . import queries
+from . import _queries as queries
 from .actions import ActionRequest, HaltActions, Outcome, halt_actions
 from .auth import Authorizer, TokenAuth, UserGetter, WorkflowRef, allow_any_user
 
 __all__ = ("ActionError", "create_app")
 
-logger = logging.getLogger("workflow.web")
+_logger = logging.getLogger("workflow.web")
 
 _HERE = Path(__file__).parent
 _RESTART_WORDS = ("prev", "current", "next", "first")
@@ -263,7 +263,7 @@ def _json_text(value: Any) -> str:
 
 
 def _plain(value: Any) -> Any:
-    """A dataclass of :mod:`workflow.web.queries` as JSON values."""
+    """A dataclass of the queries module as JSON values."""
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {
             field.name: _plain(getattr(value, field.name))
@@ -417,14 +417,14 @@ def _do_act(
     try:
         outcome = choice.handler(request)
     except Exception as exc:
-        logger.exception("halt action %s/%s failed", choice.action, choice.name)
+        _logger.exception("halt action %s/%s failed", choice.action, choice.name)
         raise ActionError(
             500,
             f"The {choice.action}/{choice.name} handler failed; the server log"
             " has the details",
         ) from exc
     if not isinstance(outcome, Outcome):
-        logger.error(
+        _logger.error(
             "halt action %s/%s returned %r, not an Outcome",
             choice.action,
             choice.name,
@@ -445,7 +445,7 @@ def _do_act(
     try:
         new_json = to_json(request.data, "the handler's data")
     except UnserializableDataError as exc:
-        logger.error("halt action %s/%s: %s", choice.action, choice.name, exc)
+        _logger.error("halt action %s/%s: %s", choice.action, choice.name, exc)
         raise ActionError(
             500, f"The {choice.action}/{choice.name} handler left data JSON cannot hold"
         ) from exc
@@ -968,7 +968,7 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 
 
 async def _server_error(request: Request, exc: Exception) -> Response:
-    logger.error("holding pen: unexpected error", exc_info=exc)
+    _logger.error("holding pen: unexpected error", exc_info=exc)
     return _error_response(
         request, 500, "Something went wrong on the server; its log has the details"
     )
