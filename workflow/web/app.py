@@ -67,7 +67,7 @@ from . import _queries as queries
 from .actions import ActionRequest, HaltActions, Outcome, halt_actions
 from .auth import Authorizer, TokenAuth, UserGetter, WorkflowRef, allow_any_user
 
-__all__ = ("ActionError", "create_app")
+__all__ = ("ActionError", "create_app", "safe_next")
 
 _logger = logging.getLogger("workflow.web")
 
@@ -118,7 +118,6 @@ class _Settings:
     login_url: str | None
     page_size: int
     data_limit: int
-    debug: bool
     templates: jinja2.Environment
 
 
@@ -493,13 +492,10 @@ def _render(
     # without asking the host who the user is (that may be what failed).
     has_session = "session" in request.scope and status_code != 500
     body = settings.templates.get_template(template).render(
-        request=request,
         user=settings.get_user(request) if has_session else None,
         csrf_token=_csrf_token(request) if has_session else "",
         flash=request.session.pop(_FLASH_KEY, None) if has_session else None,
         url=lambda path, **params: _url(request, path, **params),
-        here=_app_path(request)
-        + (f"?{request.url.query}" if request.url.query else ""),
         token_login=settings.token_auth is not None,
         **context,
     )
@@ -1079,7 +1075,6 @@ def create_app(
         login_url=login_url,
         page_size=page_size,
         data_limit=data_limit,
-        debug=debug,
         templates=templates,
     )
     workflow_action = "/workflows/{uuid}/{kind:str}"
