@@ -139,7 +139,11 @@ def test_operator_rejects_an_object_with_a_reason(browser, site):
         "rejected",
         "grade not final",
     )
-    page.goto(f"{site['base']}/workflows/{site['uuids']['Bob Stone']}")
+    # A workflow still halted: its diagram marks the task it stopped at.
+    page.goto(f"{site['base']}/workflows/{site['uuids']['Cy Young']}")
+    assert page.locator("figure.diagram img").get_attribute("alt") == (
+        "Diagram of approval, task [0] highlighted"
+    )
     _shot(page, "workflow-desktop")
     page.context.close()
 
