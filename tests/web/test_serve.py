@@ -110,3 +110,28 @@ def test_server_stops_on_interrupt(sqlite_url):
         process.wait(timeout=30)
     assert time.monotonic() - started < 30
     assert process.returncode == 0
+
+
+def test_serve_help_has_an_example():
+    done = subprocess.run(
+        [sys.executable, "-m", "workflow", "serve", "--help"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
+    )
+    assert "\nexample:\n  workflow serve --db sqlite:///workflow.db" in done.stdout
+
+
+def test_serve_without_the_web_extra_says_what_to_install(tmp_path):
+    code = (
+        "import sys; sys.modules['uvicorn'] = None\n"
+        "from workflow.cli import main\n"
+        f"sys.exit(main(['serve', '--db', 'sqlite:///{tmp_path}/x.db']))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT
+    )
+    assert done.returncode == 1
+    assert done.stderr.startswith("workflow: error: the holding pen needs the web")
+    assert done.stderr.endswith(": install it with pip install 'workflow[web]'\n")
