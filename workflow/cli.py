@@ -1112,6 +1112,16 @@ def _count_argument(text: str) -> int:
     return number
 
 
+_SERVE_EPILOG = """\
+Serves the holding pen, where people resolve halted workflows, until
+interrupted. Without --token a token is generated and printed. Options that
+hold secrets are better given through their environment variables.
+
+example:
+  workflow serve --db sqlite:///workflow.db --import myapp.flows
+"""
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser of the ``workflow`` command."""
     default_db = os.environ.get("WORKFLOW_DB") or DEFAULT_DB
@@ -1283,7 +1293,38 @@ def build_parser() -> argparse.ArgumentParser:
     )
     prune.add_argument("--yes", action="store_true", help="do not ask")
     prune.set_defaults(handler=_cmd_prune)
+    serving = add(
+        "serve", "serve the holding pen web page", _SERVE_EPILOG, prints_data=False
+    )
+    serving.add_argument("--host", default="127.0.0.1", help="default: 127.0.0.1")
+    serving.add_argument("--port", type=int, default=8000, help="default: 8000")
+    serving.add_argument(
+        "--token", help="the operator's login token (default: $WORKFLOW_WEB_TOKEN)"
+    )
+    serving.add_argument(
+        "--read-only-token",
+        help="a token that may only look (default: $WORKFLOW_WEB_READ_ONLY_TOKEN)",
+    )
+    serving.add_argument(
+        "--secret-key", help="signs the session cookie (default: $WORKFLOW_WEB_SECRET)"
+    )
+    serving.set_defaults(handler=_cmd_serve)
     return parser
+
+
+def _cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
+    # The web extra is optional: only this command needs it.
+    try:
+        from .web.serve import serve
+    except ImportError as exc:
+        raise CommandError(
+            f"the holding pen needs the web extra ({exc}): install it with"
+            " pip install 'workflow[web]'"
+        ) from exc
+    try:
+        return serve(args, out)
+    except ValueError as exc:
+        raise CommandError(str(exc)) from exc
 
 
 def _storage_error_message(exc: BaseException) -> str | None:
