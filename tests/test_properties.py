@@ -23,11 +23,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, event, example, given, settings
+from hypothesis import event, example, given, settings
 from hypothesis import strategies as st
 
 from tests.strategies import (
     LEAF_KINDS,
+    PROFILE,
+    SLOW_PROFILE,
     STEP_BUDGET,
     StepBudgetExceeded,
     count_recording_calls,
@@ -45,29 +47,6 @@ from workflow.engine import (
 from workflow.errors import HaltProcessing, WorkflowError
 from workflow.storage import WorkflowRecord, WorkflowStore, list_objects, start
 from workflow.utils import classproperty
-
-_COMMON = {
-    "deadline": None,
-    "database": None,
-    "print_blob": True,
-    "suppress_health_check": [HealthCheck.too_slow, HealthCheck.data_too_large],
-}
-settings.register_profile("workflow-ci", max_examples=400, derandomize=True, **_COMMON)
-settings.register_profile("workflow-long", max_examples=5000, **_COMMON)
-
-_PROFILE_NAMES = {"ci": "workflow-ci", "long": "workflow-long"}
-_chosen = os.environ.get("WORKFLOW_HYPOTHESIS_PROFILE", "ci")
-if _chosen not in _PROFILE_NAMES:
-    raise RuntimeError(
-        f"WORKFLOW_HYPOTHESIS_PROFILE={_chosen!r} is not a known profile; use"
-        f" one of {sorted(_PROFILE_NAMES)} (or leave it unset for 'ci')"
-    )
-PROFILE = settings.get_profile(_PROFILE_NAMES[_chosen])
-"""The settings every property here runs with (not loaded globally, so other
-test modules keep their own Hypothesis settings)."""
-
-SLOW_PROFILE = settings(PROFILE, max_examples=max(10, PROFILE.max_examples // 5))
-"""Fewer examples, for the properties that run several engines per example."""
 
 THREAD_TIMEOUT = 60.0
 """Seconds a thread of the thread-safety property may take before it fails."""
