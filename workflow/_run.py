@@ -19,6 +19,7 @@ that changed kind is still run as what it is now (see ``_run_tasks``).
 from __future__ import annotations
 
 from itertools import islice
+from types import FunctionType
 from typing import Any, Callable, NamedTuple
 
 from ._pattern import BREAK_LEVEL, Pattern, pattern_of
@@ -150,13 +151,21 @@ def _control_of(item: Any) -> Pattern | None:
 def _shape_of(level: Any) -> list[int]:
     """For each index of ``level``, where the run of ordinary tasks from it ends."""
     size = len(level)
-    runs = [size] * (size + 1)
-    end = size
-    for index in range(size - 1, -1, -1):
-        item = level[index]
-        if isinstance(item, (list, tuple)) or _control_of(item) is not None:
-            end = index
-        runs[index] = end
+    attribute = Pattern.ATTRIBUTE
+    for item in level:
+        # Most items are plain functions without a description: settle them
+        # with two checks, and the whole block when all are.
+        if type(item) is not FunctionType or attribute in item.__dict__:
+            runs = [size] * (size + 1)
+            end = size
+            for index in range(size - 1, -1, -1):
+                item = level[index]
+                if isinstance(item, (list, tuple)) or _control_of(item) is not None:
+                    end = index
+                runs[index] = end
+            break
+    else:
+        runs = [size] * (size + 1)
     if len(_SHAPES) >= _SHAPE_CACHE_SIZE:
         _SHAPES.clear()
     _SHAPES[id(level)] = (level, size, runs)

@@ -882,26 +882,33 @@ class GenericWorkflowEngine(_Interpreter, DeprecatedNames):
         after_callbacks = mapper.after_callbacks
         before_each = mapper.before_each_callback
         after_each = mapper.after_each_callback
-        execute = self.execute_callback
+        cls = type(self)
+        # Overrides on the class, or set on the instance (eng.method = ...).
+        own = self.__dict__
         logs_tasks = self.log.isEnabledFor(logging.DEBUG)
         task_hooks = None
         if (
             logs_tasks
             or before_each not in noop
             or after_each not in noop
-            or getattr(execute, "__func__", None) is not _EXECUTE_CALLBACK
+            or cls.execute_callback is not _EXECUTE_CALLBACK
+            or "execute_callback" in own
         ):
             task_hooks = TaskHooks(
-                before_each, after_each, execute, self.log if logs_tasks else None
+                before_each,
+                after_each,
+                self.execute_callback,
+                self.log if logs_tasks else None,
             )
         definitions = None
         if (
-            getattr(self.callback_chooser, "__func__", None) is _CALLBACK_CHOOSER
+            cls.callback_chooser is _CALLBACK_CHOOSER
+            and "callback_chooser" not in own
             and type(self.callbacks) is Callbacks
         ):
             definitions = self.callbacks._definitions
         run_definition = None
-        if getattr(self.run_callbacks, "__func__", None) is not _RUN_CALLBACKS:
+        if cls.run_callbacks is not _RUN_CALLBACKS or "run_callbacks" in own:
             run_definition = self.run_callbacks
         return (
             factory,
