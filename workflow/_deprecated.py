@@ -112,7 +112,10 @@ class DeprecatedNames:
 
     @property
     def store(self) -> dict[Any, Any]:
-        """Deprecated: the very same dict as :attr:`extra_data`."""
+        """Deprecated: the very same dict as ``extra_data``.
+
+        See :attr:`~workflow.engine.GenericWorkflowEngine.extra_data`.
+        """
         warnings.warn(
             "store is deprecated; use extra_data", DeprecationWarning, stacklevel=2
         )
@@ -149,32 +152,38 @@ class DeprecatedNames:
     def haltProcessing(
         self, msg: str = "", action: Any = None, payload: Any = None
     ) -> NoReturn:
-        """Deprecated: use :meth:`halt`."""
+        """Deprecated: use :meth:`~workflow.engine.GenericWorkflowEngine.halt`."""
         self.halt(msg, action=action, payload=payload)
 
     @deprecated("continueNextToken() is deprecated; use continue_next_token()")
     def continueNextToken(self) -> NoReturn:
-        """Deprecated: use :meth:`continue_next_token`."""
+        """Deprecated: use ``continue_next_token()``.
+
+        See :meth:`~workflow.engine.GenericWorkflowEngine.continue_next_token`.
+        """
         self.continue_next_token()
 
     @deprecated("stopProcessing() is deprecated; use stop()")
     def stopProcessing(self) -> NoReturn:
-        """Deprecated: use :meth:`stop`."""
+        """Deprecated: use :meth:`~workflow.engine.GenericWorkflowEngine.stop`."""
         self.stop()
 
     @deprecated("breakFromThisLoop() is deprecated; use break_current_loop()")
     def breakFromThisLoop(self) -> NoReturn:
-        """Deprecated: use :meth:`break_current_loop`."""
+        """Deprecated: use ``break_current_loop()``.
+
+        See :meth:`~workflow.engine.GenericWorkflowEngine.break_current_loop`.
+        """
         self.break_current_loop()
 
     @deprecated("jumpToken() is deprecated; use jump_token()")
     def jumpToken(self, offset: int) -> NoReturn:
-        """Deprecated: use :meth:`jump_token`."""
+        """Deprecated: use :meth:`~workflow.engine.GenericWorkflowEngine.jump_token`."""
         self.jump_token(offset)
 
     @deprecated("jumpCall() is deprecated; use jump_call()")
     def jumpCall(self, offset: int) -> NoReturn:
-        """Deprecated: use :meth:`jump_call`."""
+        """Deprecated: use :meth:`~workflow.engine.GenericWorkflowEngine.jump_call`."""
         self.jump_call(offset)
 
     @deprecated("jumpTokenForward() is deprecated; use jump_token()")
@@ -210,11 +219,11 @@ class DeprecatedNames:
     @staticmethod
     @deprecated("abortProcessing() is deprecated; use abort()")
     def abortProcessing() -> NoReturn:
-        """Deprecated: use :meth:`abort`."""
+        """Deprecated: use :meth:`~workflow.engine.GenericWorkflowEngine.abort`."""
         raise AbortProcessing
 
     @staticmethod
     @deprecated("skipToken() is deprecated; use skip_token()")
     def skipToken() -> NoReturn:
-        """Deprecated: use :meth:`skip_token`."""
+        """Deprecated: use :meth:`~workflow.engine.GenericWorkflowEngine.skip_token`."""
         raise SkipToken

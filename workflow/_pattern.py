@@ -32,8 +32,6 @@ class _BreakLevel:
 BREAK_LEVEL: Any = _BreakLevel()
 """The step that leaves the block a control task sits in."""
 
-Condition = Callable[[Any, Any], Any]
-
 
 class Pattern:
     """What a task made by a pattern factory is, as plain data.
@@ -47,7 +45,7 @@ class Pattern:
     :ivar cond: for a control task deciding by a condition, the condition.
     :ivar when_true: the step when ``cond`` holds, or the constant step of a
         control task without condition; ``None`` goes on with the next task,
-        :data:`BREAK_LEVEL` leaves the block, an int jumps as
+        ``BREAK_LEVEL`` leaves the block, an int jumps as
         :meth:`~workflow.engine.GenericWorkflowEngine.jump_call` does.
     :ivar when_false: the step when ``cond`` does not hold.
     :ivar decide: for a control task whose step is computed,
@@ -84,10 +82,10 @@ class Pattern:
         name: str,
         *,
         control: bool = False,
-        cond: Condition | None = None,
+        cond: Callable[[Any, Any], Any] | None = None,
         when_true: Any = None,
         when_false: Any = None,
-        decide: Condition | None = None,
+        decide: Callable[[Any, Any], Any] | None = None,
         tasks: tuple[Any, ...] = (),
         shape: tuple[Any, ...] = (),
         params: dict[str, Any] | None = None,

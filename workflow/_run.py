@@ -92,6 +92,22 @@ class Positions:
         return index + 1
 
     @staticmethod
+    def move(index: int, step: Any, size: int) -> int:
+        """Where the task at ``index`` of a ``size``-long block goes on after ``step``.
+
+        ``step`` is ``None`` (the next task), a jump as
+        :meth:`~workflow.engine.GenericWorkflowEngine.jump_call` takes it, or
+        ``BREAK_LEVEL``. The result is the index to
+        go on at (at or past ``size``: the block ends there), or, for a
+        break, ``~end`` (a negative number) with the block's end.
+        """
+        if step is None:
+            return index + 1
+        if step is BREAK_LEVEL:
+            return ~Positions.after_break(index)
+        return Positions.landing(index, step, size)
+
+    @staticmethod
     def final(end: int) -> int:
         """The index ``callback_pos`` keeps for a definition left at ``end``."""
         return end - 1
@@ -134,8 +150,19 @@ class Positions:
             depth += 1
 
 
-_SHAPES: dict[int, tuple[Any, int, list[int]]] = {}
-"""Each block's length and runs of ordinary tasks, by the block's id."""
+Shape = tuple[Any, int, list[int], Any, tuple[Any, ...]]
+"""A block's shape: ``(block, size, runs, controls, items)``.
+
+``runs[i]`` is where the run of ordinary tasks starting at index ``i`` ends
+(``i`` itself for a block or a control task); ``controls[i]`` is, for the
+control task at ``i``, its description and the :meth:`Positions.move` of
+its two outcomes (``None`` elsewhere), or ``controls`` is ``None`` when
+every item is an ordinary task; ``items`` are the items the shape was
+computed from.
+"""
+
+_SHAPES: dict[int, Shape] = {}
+"""The shape of each block run lately, by the block's id."""
 
 _SHAPE_CACHE_SIZE = 256
 
@@ -148,28 +175,46 @@ def _control_of(item: Any) -> Pattern | None:
     return None
 
 
-def _shape_of(level: Any) -> list[int]:
-    """For each index of ``level``, where the run of ordinary tasks from it ends."""
+def _moves(control: Pattern, index: int, size: int) -> tuple[Pattern, int, int]:
+    """``control`` with the moves of its two outcomes at ``index``."""
+    return (
+        control,
+        Positions.move(index, control.when_true, size),
+        Positions.move(index, control.when_false, size),
+    )
+
+
+def _shape(level: Any) -> Shape:
+    """The shape of ``level``, from the cache while the block keeps its length."""
+    shape = _SHAPES.get(id(level))
+    if shape is not None and shape[0] is level and shape[1] == len(level):
+        return shape
     size = len(level)
+    items = tuple(level)
     attribute = Pattern.ATTRIBUTE
-    for item in level:
+    runs = [size] * (size + 1)
+    controls: list[Any] | None = None
+    for item in items:
         # Most items are plain functions without a description: settle them
         # with two checks, and the whole block when all are.
         if type(item) is not FunctionType or attribute in item.__dict__:
-            runs = [size] * (size + 1)
+            controls = [None] * size
             end = size
             for index in range(size - 1, -1, -1):
-                item = level[index]
-                if isinstance(item, (list, tuple)) or _control_of(item) is not None:
+                item = items[index]
+                if isinstance(item, (list, tuple)):
                     end = index
+                else:
+                    control = _control_of(item)
+                    if control is not None:
+                        controls[index] = _moves(control, index, size)
+                        end = index
                 runs[index] = end
             break
-    else:
-        runs = [size] * (size + 1)
     if len(_SHAPES) >= _SHAPE_CACHE_SIZE:
         _SHAPES.clear()
-    _SHAPES[id(level)] = (level, size, runs)
-    return runs
+    shape = _SHAPES[id(level)] = (level, size, runs, controls, items)
+    return shape
 
 
 class _Interpreter:
@@ -199,29 +244,41 @@ class _Interpreter:
             and move by the descriptions of the patterns' control tasks.
         """
         pos = self.state.callback_pos
-        levels = [definition]
         if len(pos) == base + 1 and pos[base] >= 0:
             index = pos[base]
+            outer: list[Shape] = []
+            # _shape(definition), without the call when it is cached.
+            shape = _SHAPES.get(id(definition))  # type: ignore[assignment]
+            if (
+                shape is None
+                or shape[0] is not definition
+                or shape[1] != len(definition)
+            ):
+                shape = _shape(definition)
         else:
+            levels = [definition]
             index = Positions.resume(levels, pos, base)
-        depth = base + len(levels) - 1
-        level = levels[-1]
-        shapes = _SHAPES
+            outer = [_shape(level) for level in levels[:-1]]
+            shape = _shape(levels[-1])
+        depth = base + len(outer)
+        level, size, runs, controls, items = shape
         while True:
-            size = len(level)
+            if len(level) != size:
+                # A task changed the length of this block: walk it as it is.
+                level, size, runs, controls, items = shape = _shape(level)
             if index < size:
                 step: Any = None
-                if hooks is None:
-                    shape = shapes.get(id(level))
-                    if shape is None or shape[0] is not level or shape[1] != size:
-                        stop = _shape_of(level)[index]
-                    else:
-                        stop = shape[2][index]
-                else:
-                    stop = index
+                stop = index if hooks is not None else runs[index]
                 if stop > index:
-                    # A run of ordinary tasks, read from the live list.
-                    segment = self._segment = islice(level, index, stop)
+                    # A run of ordinary tasks, read from the live list. One
+                    # that ends the block is walked by the list's own
+                    # iterator (cheaper to make): an item it reaches that a
+                    # task added meanwhile still runs as what it is (a
+                    # control task raises its move, a block is caught below).
+                    if stop == size and not index:
+                        segment = self._segment = iter(level)
+                    else:
+                        segment = self._segment = islice(level, index, stop)
                     task = None
                     try:
                         # pos[depth] rather than pos[-1]: CPython stores at a
@@ -236,60 +293,85 @@ class _Interpreter:
                         if task is None or callable(task):
                             raise
                         # A task replaced this item by a block: run it as one.
-                        shapes.pop(id(level), None)
+                        _SHAPES.pop(id(level), None)
+                        level, size, runs, controls, items = shape = _shape(level)
                         index = pos[depth]
                         continue
                     if self._run_token is not run_token:
                         raise _RunSuperseded
                     if step is None:
-                        # The list may have shrunk under the run.
-                        index = stop if stop <= len(level) else len(level)
+                        # After the last task run: the list may have changed
+                        # under the run.
+                        index = pos[depth] + 1
                         continue
+                    index = pos[depth]
+                    move = Positions.move(index, step, len(level))
                 else:
                     pos[depth] = index
                     item = level[index]
                     if isinstance(item, (list, tuple)):
-                        levels.append(item)
+                        outer.append(shape)
                         pos.append(0)
                         depth += 1
-                        level = item
+                        level, size, runs, controls, items = shape = _shape(item)
                         index = 0
                         continue
+                    moves = None
                     try:
-                        if hooks is None:
-                            control = _control_of(item)
-                            if control is None:
+                        if hooks is not None:
+                            self._run_hooked(item, obj, hooks)
+                        else:
+                            if controls is not None and item is items[index]:
+                                moves = controls[index]
+                            else:
+                                control = _control_of(item)
+                                if control is not None:
+                                    moves = _moves(control, index, size)
+                            if moves is None:
                                 item(obj, self)
                             else:
-                                step = control.step(obj, self)
-                        else:
-                            self._run_hooked(item, obj, hooks)
+                                control = moves[0]
+                                # Pattern.step, with the outcomes' moves
+                                # worked out in advance.
+                                if control.cond is not None:
+                                    move = (
+                                        moves[1]
+                                        if control.cond(obj, self)
+                                        else moves[2]
+                                    )
+                                elif control.decide is not None:
+                                    step = control.decide(obj, self)
+                                    moves = None
+                                else:
+                                    move = moves[1]
                     except BreakFromThisLoop:
                         step = BREAK_LEVEL
+                        moves = None
                     except JumpCall as jump:
                         step = jump.args[0]
+                        moves = None
                     if self._run_token is not run_token:
                         raise _RunSuperseded
-                    if step is None:
-                        index += 1
-                        continue
-                index = pos[depth]
-                if step is BREAK_LEVEL:
-                    end = Positions.after_break(index)
-                else:
-                    index = Positions.landing(index, step, len(level))
+                    if moves is None:
+                        if step is None:
+                            index += 1
+                            continue
+                        move = Positions.move(index, step, len(level))
+                if move >= 0:
+                    index = move
                     if index < len(level):
                         continue
                     end = index
+                else:
+                    end = ~move
             else:
                 end = index
             if depth == base:
                 pos[depth] = Positions.final(end)
                 return
-            levels.pop()
             pos.pop()
             depth -= 1
-            level = levels[-1]
+            level, size, runs, controls, items = shape = outer.pop()
             index = pos[depth] + 1
 
     def _run_hooked(self, task: Any, obj: Any, hooks: TaskHooks) -> None:
