@@ -313,7 +313,11 @@ class _Interpreter:
                         outer.append(shape)
                         pos.append(0)
                         depth += 1
-                        level, size, runs, controls, items = shape = _shape(item)
+                        # _shape(item), without the call when it is cached.
+                        shape = _SHAPES.get(id(item))  # type: ignore[assignment]
+                        if shape is None or shape[0] is not item:
+                            shape = _shape(item)
+                        level, size, runs, controls, items = shape
                         index = 0
                         continue
                     moves = None
