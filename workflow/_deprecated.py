@@ -8,7 +8,7 @@ API; the engine inherits them, so ``eng.haltProcessing()`` works as in 2.x.
 from __future__ import annotations
 
 import warnings
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import Any, Callable, NoReturn
 
 from ._run import checked_offset
 from .deprecation import deprecated
@@ -32,16 +32,13 @@ class DeprecatedNames:
     state: Any
     extra_data: dict[Any, Any]
 
-    if TYPE_CHECKING:
-        # Defined by the engine this class is mixed into.
-        def halt(
-            self, msg: str = "", action: Any = None, payload: Any = None
-        ) -> NoReturn: ...
-        def continue_next_token(self) -> NoReturn: ...
-        def stop(self) -> NoReturn: ...
-        def break_current_loop(self) -> NoReturn: ...
-        def jump_token(self, offset: int) -> NoReturn: ...
-        def jump_call(self, offset: int) -> NoReturn: ...
+    # Defined by the engine this class is mixed into.
+    halt: Callable[..., NoReturn]
+    continue_next_token: Callable[[], NoReturn]
+    stop: Callable[[], NoReturn]
+    break_current_loop: Callable[[], NoReturn]
+    jump_token: Callable[[int], NoReturn]
+    jump_call: Callable[[int], NoReturn]
 
     @deprecated("setWorkflow() is deprecated; use callbacks.replace()")
     def setWorkflow(self, workflow_def: Any) -> None:
