@@ -18,6 +18,11 @@ object; after that it does nothing, so every run terminates):
 ``("jump_call", offset, k)``, ``("jump_token", offset, k)``, ``("break", k)``,
 ``("continue", k)``, ``("skip", k)``, ``("stop", k)``
     the engine's control methods.
+``("append", k)``
+    adds a plain task (labelled ``<label>_added``) to the end of the running
+    definition with ``eng.callbacks.add()``.
+``("restart", k, obj_word, task_word)``
+    calls ``eng.restart(obj_word, task_word)`` on its own engine.
 ``("block", [nodes])``
     a nested block.
 ``("if_else", mask, node, node)``
@@ -44,10 +49,12 @@ from __future__ import annotations
 
 import functools
 import itertools
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
 from workflow.engine import GenericWorkflowEngine
@@ -56,6 +63,30 @@ from workflow.patterns.controlflow import FOR, IF_ELSE, WHILE
 
 Node = tuple
 """One node of a spec (see the module docstring)."""
+
+_COMMON = {
+    "deadline": None,
+    "database": None,
+    "print_blob": True,
+    "suppress_health_check": [HealthCheck.too_slow, HealthCheck.data_too_large],
+}
+settings.register_profile("workflow-ci", max_examples=400, derandomize=True, **_COMMON)
+settings.register_profile("workflow-long", max_examples=5000, **_COMMON)
+
+_PROFILE_NAMES = {"ci": "workflow-ci", "long": "workflow-long"}
+_chosen = os.environ.get("WORKFLOW_HYPOTHESIS_PROFILE", "ci")
+if _chosen not in _PROFILE_NAMES:
+    raise RuntimeError(
+        f"WORKFLOW_HYPOTHESIS_PROFILE={_chosen!r} is not a known profile; use"
+        f" one of {sorted(_PROFILE_NAMES)} (or leave it unset for 'ci')"
+    )
+PROFILE = settings.get_profile(_PROFILE_NAMES[_chosen])
+"""The settings every property test runs with (not loaded globally, so other
+test modules keep their own Hypothesis settings)."""
+
+SLOW_PROFILE = settings(PROFILE, max_examples=max(10, PROFILE.max_examples // 5))
+"""Fewer examples, for the properties that run several engines per example."""
+
 
 STEP_BUDGET = 20_000
 """More recorded steps than any generated definition can take on 4 objects."""
@@ -71,6 +102,8 @@ MAX_OBJECTS = 4
 
 LEAF_KINDS = (
     "task",
+    "append",
+    "restart",
     "halt",
     "raise",
     "jump_call",
@@ -196,6 +229,34 @@ def _make_leaf(node: Node, label: str, sink: list[BaseException] | None) -> Any:
                 getattr(eng, method)(offset)
 
         return jump
+
+    if kind == "append":
+        limit = node[1]
+        added_label = f"{label}_added"
+
+        def added(obj: Any, eng: Any) -> None:
+            _record(eng, added_label, obj)
+
+        added = _name(added, added_label)
+
+        def append(obj: Any, eng: Any) -> None:
+            fires = _visit(payload_of(obj), label) < limit
+            _record(eng, label, obj, fires)
+            if fires:
+                eng.callbacks.add(added)
+
+        return append
+
+    if kind == "restart":
+        limit, obj_word, task_word = node[1], node[2], node[3]
+
+        def restart(obj: Any, eng: Any) -> None:
+            fires = _visit(payload_of(obj), label) < limit
+            _record(eng, label, obj, fires)
+            if fires:
+                eng.restart(obj_word, task_word)
+
+        return restart
 
     method = {
         "break": "break_current_loop",
@@ -330,7 +391,9 @@ def _limits() -> st.SearchStrategy[int]:
     return st.integers(1, 2)
 
 
-def _leaves(loops: bool, halts: bool, raises: bool) -> st.SearchStrategy[Node]:
+def _leaves(
+    loops: bool, halts: bool, raises: bool, changes: bool
+) -> st.SearchStrategy[Node]:
     call_offsets = st.integers(-3, 3) if loops else st.integers(1, 3)
     token_offsets = st.integers(-2, 2) if loops else st.integers(1, 2)
     task = st.just(("task",))
@@ -347,6 +410,13 @@ def _leaves(loops: bool, halts: bool, raises: bool) -> st.SearchStrategy[Node]:
                 st.sampled_from(["ValueError", "WorkflowError"]),
             )
         )
+    if changes:
+        choices += [
+            st.tuples(st.just("append"), _limits()),
+            st.sampled_from([("next", "first"), ("current", "next")]).map(
+                lambda words: ("restart", 1, *words)
+            ),
+        ]
     choices += [
         st.tuples(st.just("jump_call"), call_offsets, _limits()),
         st.tuples(st.just("jump_token"), token_offsets, _limits()),
@@ -362,6 +432,7 @@ def nodes(
     loops: bool = True,
     halts: bool = True,
     raises: bool = True,
+    changes: bool = False,
     max_depth: int = MAX_DEPTH,
 ) -> st.SearchStrategy[Node]:
     """Spec nodes sitting at nesting ``depth`` (1 is the top level).
@@ -370,13 +441,20 @@ def nodes(
         task runs at most once per object.
     :param halts: allow ``halt`` tasks.
     :param raises: allow ``raise`` tasks.
+    :param changes: allow tasks that change the running definition
+        (``append``) or restart their own engine (``restart``).
     :param max_depth: no block is generated below this depth.
     """
-    leaves = _leaves(loops, halts, raises)
+    leaves = _leaves(loops, halts, raises, changes)
     if depth >= max_depth:
         return leaves
     inner = nodes(
-        depth + 1, loops=loops, halts=halts, raises=raises, max_depth=max_depth
+        depth + 1,
+        loops=loops,
+        halts=halts,
+        raises=raises,
+        changes=changes,
+        max_depth=max_depth,
     )
     children = st.lists(inner, max_size=MAX_WIDTH)
     compound = [
@@ -415,10 +493,18 @@ def definitions(
     loops: bool = True,
     halts: bool = True,
     raises: bool = True,
+    changes: bool = False,
     max_depth: int = MAX_DEPTH,
 ) -> st.SearchStrategy[list[Node]]:
     """Specs of runnable definitions (at least one task); see :func:`nodes`."""
-    top = nodes(1, loops=loops, halts=halts, raises=raises, max_depth=max_depth)
+    top = nodes(
+        1,
+        loops=loops,
+        halts=halts,
+        raises=raises,
+        changes=changes,
+        max_depth=max_depth,
+    )
     # Mapped, not filtered: a filter would retry draws (and print the
     # strategy's very long repr in the statistics).
     return st.lists(top, min_size=1, max_size=MAX_WIDTH + 1).map(_runnable)

@@ -105,7 +105,7 @@ def test_ratio_workload_has_positive_times_and_ratio(report, name):
 
 @pytest.mark.parametrize(
     ("name", "target"),
-    [("flat", 2), ("nested", 5), ("halt_resume", 10), ("startup", 15)],
+    [("flat", 2), ("nested", 5), ("halt_resume", 4.5), ("startup", 15)],
 )
 def test_ratio_workload_states_its_target_and_verdict(report, name, target):
     row = report["workloads"][name]
@@ -131,8 +131,15 @@ def test_ratio_workload_counts_every_task_call(
 def test_startup_reports_its_parts_per_engine_and_the_floor_ratio(report):
     parts = report["workloads"]["startup"]["parts"]
     names = ("create", "replace", "floor", "twin")
-    assert set(parts) == {f"{name}_ns_per_engine" for name in names} | {"floor_ratio"}
-    assert all(map(is_positive_number, parts.values())), parts
+    whole = {"whole_to_floor_ratio", "whole_to_floor_target", "whole_to_floor_met"}
+    assert (
+        set(parts)
+        == {f"{name}_ns_per_engine" for name in names} | {"floor_ratio"} | whole
+    )
+    assert parts["whole_to_floor_target"] == 1.7
+    assert parts["whole_to_floor_met"] == (parts["whole_to_floor_ratio"] <= 1.7)
+    numbers = {key: value for key, value in parts.items() if key not in whole}
+    assert all(map(is_positive_number, numbers.values())), parts
     assert parts["floor_ratio"] == pytest.approx(
         parts["floor_ns_per_engine"] / parts["twin_ns_per_engine"]
     )
@@ -247,6 +254,7 @@ def test_text_output_has_a_row_per_workload():
     for word in ("Python", "CPU:", *RATIO_WORKLOADS, "storage:", "scale,"):
         assert word in first_words, word
     assert "startup, ns per engine: the whole run " in result.stdout
+    assert "x the floor; target <= 1.7: " in result.stdout
     assert "x the twin (" in result.stdout
 
 

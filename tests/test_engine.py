@@ -21,8 +21,8 @@ from tests.helpers import (
     task,
     trace_of,
 )
+from workflow._pattern import BREAK_LEVEL, Pattern, pattern_of
 from workflow.engine import (
-    BREAK_LEVEL,
     ActionMapper,
     Callbacks,
     GenericWorkflowEngine,
@@ -30,7 +30,6 @@ from workflow.engine import (
     ProcessingFactory,
     Signal,
     TransitionActions,
-    _ControlTask,
 )
 from workflow.errors import HaltProcessing, WorkflowError
 from workflow.utils import classproperty
@@ -677,8 +676,14 @@ def _control(name, decide):
         trace_of(eng).append((obj, name))
         return decide(obj, eng)
 
-    decider.__name__ = decider.__qualname__ = name
-    return _ControlTask(decider)
+    def control(obj, eng):
+        step = decider(obj, eng)
+        if step is BREAK_LEVEL:
+            eng.break_current_loop()
+        if step is not None:
+            eng.jump_call(step)
+
+    return Pattern(name, control=True, decide=decider).attach(control)
 
 
 @engine_classes
@@ -713,19 +718,16 @@ def test_control_tasks_move_the_engine_as_jump_call_and_break(engine_class):
     ]
 
 
-def test_a_control_task_reads_like_the_function_it_wraps():
-    def decide(obj, eng):
-        """Decide nothing."""
+def test_a_wrapper_copying_a_control_task_attributes_is_an_ordinary_task():
+    control = _control("leave", lambda obj, eng: BREAK_LEVEL)
 
-    control = _ControlTask(decide)
-    assert (control.__name__, control.__doc__, control.__wrapped__) == (
-        "decide",
-        "Decide nothing.",
-        decide,
-    )
-    assert control.__qualname__ == decide.__qualname__
-    assert control.__module__ == __name__
-    assert repr(control) == f"<function {decide.__qualname__} at {id(control):#x}>"
+    @functools.wraps(control)
+    def wrapper(obj, eng):
+        return control(obj, eng)
+
+    assert pattern_of(control) is control.workflow_pattern
+    assert wrapper.workflow_pattern is control.workflow_pattern
+    assert pattern_of(wrapper) is None
     assert repr(BREAK_LEVEL) == "BREAK_LEVEL"
 
 
@@ -1168,7 +1170,7 @@ def test_an_engine_that_pickles_before_a_run_still_pickles_after_it():
     eng.process([1])
     restored = pickle.loads(pickle.dumps(eng))
     assert restored.state.token_pos == 0
-    assert "_task_hooks" not in vars(restored)
+    assert set(vars(restored)) == set(vars(LambdaHookEngine()))
 
 
 class _OldStyleIterable:

@@ -12,22 +12,33 @@ import contextlib
 import copy
 import json
 import os
-import pickle
-import re
 import subprocess
 import sys
 import tempfile
 import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, event, example, given, settings
+from hypothesis import event, example, given, settings
 from hypothesis import strategies as st
 
+from tests.runs import (
+    Outcome,
+    check_end_state,
+    check_stopped_at_last_entry,
+    check_token_bounds,
+    kind_of,
+    reference_run,
+    restarter,
+    resume_from_pickle,
+    run_to_end,
+    task_at_position,
+)
 from tests.strategies import (
     LEAF_KINDS,
+    PROFILE,
+    SLOW_PROFILE,
     STEP_BUDGET,
     StepBudgetExceeded,
     count_recording_calls,
@@ -46,182 +57,10 @@ from workflow.errors import HaltProcessing, WorkflowError
 from workflow.storage import WorkflowRecord, WorkflowStore, list_objects, start
 from workflow.utils import classproperty
 
-_COMMON = {
-    "deadline": None,
-    "database": None,
-    "print_blob": True,
-    "suppress_health_check": [HealthCheck.too_slow, HealthCheck.data_too_large],
-}
-settings.register_profile("workflow-ci", max_examples=400, derandomize=True, **_COMMON)
-settings.register_profile("workflow-long", max_examples=5000, **_COMMON)
-
-_PROFILE_NAMES = {"ci": "workflow-ci", "long": "workflow-long"}
-_chosen = os.environ.get("WORKFLOW_HYPOTHESIS_PROFILE", "ci")
-if _chosen not in _PROFILE_NAMES:
-    raise RuntimeError(
-        f"WORKFLOW_HYPOTHESIS_PROFILE={_chosen!r} is not a known profile; use"
-        f" one of {sorted(_PROFILE_NAMES)} (or leave it unset for 'ci')"
-    )
-PROFILE = settings.get_profile(_PROFILE_NAMES[_chosen])
-"""The settings every property here runs with (not loaded globally, so other
-test modules keep their own Hypothesis settings)."""
-
-SLOW_PROFILE = settings(PROFILE, max_examples=max(10, PROFILE.max_examples // 5))
-"""Fewer examples, for the properties that run several engines per example."""
-
 THREAD_TIMEOUT = 60.0
 """Seconds a thread of the thread-safety property may take before it fails."""
 
 _REPOSITORY = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-_LABEL = re.compile(r"^([a-z_]+?)(\d+)$")
-
-
-# --------------------------------------------------------------------------
-# Running a generated definition to its end
-
-
-@dataclass
-class Outcome:
-    """What a run did: compared whole between runs that must agree.
-
-    :ivar trace: the trace entries, in order.
-    :ivar objects: the objects as the run left them.
-    :ivar extra_data: the engine's ``extra_data`` less the ``halts`` switch.
-    :ivar end: ``"finished"``, ``"stopped"`` or ``"<Exception>: <message>"``.
-    :ivar halts: how many times the run halted (not compared).
-    """
-
-    trace: list[Any]
-    objects: list[Any]
-    extra_data: dict[str, Any]
-    end: str
-    halts: int = field(default=0, compare=False)
-
-
-def _kind(label: str) -> str:
-    match = _LABEL.match(label)
-    assert match, f"not a generated label: {label!r}"
-    return match.group(1)
-
-
-def task_at_position(eng: GenericWorkflowEngine) -> Any:
-    """Follow ``callback_pos`` into the engine's definition; fail if it is no path."""
-    node: Any = eng.callbacks.get("*")
-    path = eng.state.callback_pos
-    for depth, index in enumerate(path):
-        assert isinstance(node, list), (
-            f"callback_pos {path} goes through {node!r} at level {depth}, not a block"
-        )
-        assert 0 <= index < len(node), (
-            f"callback_pos {path}: index {index} is outside the block of"
-            f" {len(node)} items at level {depth}"
-        )
-        node = node[index]
-    assert callable(node), f"callback_pos {path} ends at a block, not a task"
-    return node
-
-
-def task_entries(eng: GenericWorkflowEngine) -> list[Any]:
-    """The trace entries made by tasks (leaving out those of recording hooks)."""
-    return [
-        entry
-        for entry in eng.extra_data.get("trace", [])
-        if entry[0] not in ("before", "after")
-    ]
-
-
-def check_stopped_at_last_entry(eng: GenericWorkflowEngine, kind: str) -> None:
-    """The state points at the task (of ``kind``) that made the last trace entry."""
-    label, obj_id = task_entries(eng)[-1][:2]
-    assert _kind(label) == kind, f"last entry {label} is not a {kind} task"
-    assert getattr(task_at_position(eng), "label", None) == label
-    assert eng.state.token_pos == obj_id
-
-
-def check_token_bounds(eng: GenericWorkflowEngine) -> None:
-    """``-1 <= token_pos <= len(objects)``."""
-    assert -1 <= eng.state.token_pos <= len(eng.objects), eng.state
-
-
-def check_end_state(eng: GenericWorkflowEngine) -> str:
-    """Check the state after ``process`` returned; say whether it stopped."""
-    check_token_bounds(eng)
-    trace = task_entries(eng)
-    if trace and _kind(trace[-1][0]) == "stop" and trace[-1][2]:
-        check_stopped_at_last_entry(eng, "stop")
-        return "stopped"
-    assert eng.state.callback_pos == [0]
-    if eng.objects:
-        assert eng.state.token_pos in (len(eng.objects) - 1, len(eng.objects))
-        assert eng.has_completed
-    else:
-        assert eng.state.token_pos == -1
-    return "finished"
-
-
-def run_to_end(
-    eng: GenericWorkflowEngine,
-    objs: list[Any],
-    resume: Callable[[GenericWorkflowEngine], GenericWorkflowEngine] | None = None,
-) -> Outcome:
-    """Run ``objs`` through ``eng``, resuming after each halt, and check positions.
-
-    After each halt, ``resume`` (when given) returns the engine to go on
-    with (e.g. a new one restored from a pickle); the run then goes on with
-    ``restart('current', 'next')``. A ``ValueError`` or ``WorkflowError``
-    raised by a task ends the run.
-    """
-    go_on: Callable[[], None] = lambda: eng.process(objs)  # noqa: E731
-    halts = 0
-    while True:
-        try:
-            go_on()
-        except HaltProcessing:
-            halts += 1
-            check_token_bounds(eng)
-            check_stopped_at_last_entry(eng, "halt")
-            if resume is not None:
-                eng = resume(eng)
-            go_on = _restarter(eng, "current", "next")
-            continue
-        except (ValueError, WorkflowError) as exc:
-            check_token_bounds(eng)
-            check_stopped_at_last_entry(eng, "raise")
-            end = f"{type(exc).__name__}: {exc}"
-        else:
-            end = check_end_state(eng)
-        extra = {k: v for k, v in eng.extra_data.items() if k != "halts"}
-        return Outcome(eng.extra_data.get("trace", []), eng.objects, extra, end, halts)
-
-
-def _restarter(eng: GenericWorkflowEngine, obj: str, task: str) -> Callable[[], None]:
-    return lambda: eng.restart(obj, task)
-
-
-def reference_run(spec: list[Any], objs: list[Any]) -> Outcome:
-    """Run ``spec`` over a copy of ``objs`` with every halt a no-op."""
-    eng = new_engine(spec)
-    eng.extra_data["halts"] = False
-    outcome = run_to_end(eng, copy.deepcopy(objs))
-    assert outcome.halts == 0
-    return outcome
-
-
-def resume_from_pickle(spec: list[Any]) -> Callable[[Any], GenericWorkflowEngine]:
-    """Return a ``resume`` that pickles the halted run into a new engine."""
-
-    def resume(eng: GenericWorkflowEngine) -> GenericWorkflowEngine:
-        blob = pickle.dumps((eng.state, eng.objects, eng.extra_data))
-        state, objs, extra_data = pickle.loads(blob)
-        fresh = new_engine(spec)
-        fresh.state = state
-        fresh.objects = objs
-        fresh.extra_data.update(extra_data)
-        return fresh
-
-    return resume
-
 
 # --------------------------------------------------------------------------
 # Fixed examples, run before the generated ones on every run: shapes found
@@ -314,12 +153,12 @@ def test_not_stopping_equals_restarting_at_the_next_object(
             end = "returned"
         except HaltProcessing:
             if not stop_on_halt:
-                go_on = _restarter(manual, "next", "first")
+                go_on = restarter(manual, "next", "first")
                 continue
             end = "HaltProcessing"
         except WorkflowError:
             if not stop_on_error:
-                go_on = _restarter(manual, "next", "first")
+                go_on = restarter(manual, "next", "first")
                 continue
             end = "WorkflowError"
         except ValueError:
@@ -535,13 +374,13 @@ def check_hook_pairs(trace: list[Any]) -> None:
             assert opened is not None, f"{entry} without a before hook"
             assert entry[1:] == opened[1:], f"{entry} closes {opened}"
             name, obj_id = entry[1], entry[2]
-            if not name.startswith("<") and _kind(name) in LEAF_KINDS:
+            if not name.startswith("<") and kind_of(name) in LEAF_KINDS:
                 assert [e[:2] for e in inside] == [[name, obj_id]], (
                     f"hooks of {name} enclose {inside}"
                 )
             else:
                 assert all(
-                    _kind(e[0]) in ("if", "while", "for") and e[1] == obj_id
+                    kind_of(e[0]) in ("if", "while", "for") and e[1] == obj_id
                     for e in inside
                 ), f"hooks of the pattern task {name} enclose {inside}"
             opened = None

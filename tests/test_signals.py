@@ -263,3 +263,44 @@ def test_signals_are_found_at_call_time_once_blinker_is_back(
     signal.workflow_started(eng)
     assert listener.received == [("workflow_started", eng, 0, {})]
     assert [r.getMessage() for r in caplog.records] == [MISSING]
+
+
+def _refusing_import(real_import):
+    def refuse(name, *args, **kwargs):
+        if name == "workflow.signals":
+            raise ImportError("refused at call time")
+        return real_import(name, *args, **kwargs)
+
+    return refuse
+
+
+@pytest.mark.parametrize("name", SIGNAL_NAMES)
+def test_an_import_refused_at_call_time_warns_once(monkeypatch, caplog, listen, name):
+    import builtins
+
+    # workflow.signals is imported (cached in sys.modules) and listened to:
+    # only the import statement run by the call can notice the refusal.
+    listener = listen()
+    eng = _engine()
+    caplog.set_level(logging.WARNING)
+    signal = _Signal()
+    monkeypatch.setattr(builtins, "__import__", _refusing_import(builtins.__import__))
+    getattr(signal, name)(eng)
+    getattr(signal, name)(eng)
+    monkeypatch.undo()
+    assert caplog.record_tuples == [(eng.log.name, logging.WARNING, MISSING)]
+    assert listener.received == []
+
+
+def test_a_run_whose_signals_import_is_refused_warns_once_and_completes(
+    monkeypatch, caplog
+):
+    import builtins
+
+    eng = _engine_with_fresh_signal()
+    caplog.set_level(logging.WARNING)
+    monkeypatch.setattr(builtins, "__import__", _refusing_import(builtins.__import__))
+    eng.process(["A", "C"])
+    monkeypatch.undo()
+    assert caplog.record_tuples == [(eng.log.name, logging.WARNING, MISSING)]
+    assert eng.has_completed is True

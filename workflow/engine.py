@@ -17,22 +17,14 @@ from __future__ import annotations
 import collections.abc
 import logging
 import sys
-from collections.abc import Callable, Iterable, Iterator
-from itertools import islice
+from _thread import get_ident
+from collections.abc import Callable, Iterable
 from types import FunctionType
 from typing import Any, NoReturn
 
-# _ControlTask and BREAK_LEVEL are part of the engine's contract with the
-# patterns, which import them from here.
-from ._program import BREAK_LEVEL, Program
-from ._program import CONSTANT as _CONSTANT
-from ._program import SEGMENT as _SEGMENT
-from ._program import TASK as _TASK
-from ._program import TEST as _TEST
-from ._program import _ControlTask as _ControlTask
-from ._program import clamp_jump as _clamp_jump
+from ._deprecated import DeprecatedNames
+from ._run import TaskHooks, _Interpreter, _RunSuperseded, busy_error, checked_offset
 from ._vocabulary import OBJECT_MOVES, TASK_MOVES, check_restart_words
-from .deprecation import deprecated
 from .errors import (
     AbortProcessing,
     BreakFromThisLoop,
@@ -138,54 +130,69 @@ def _logger_name_for(cls: type) -> str:
 class _Signal:
     """Sends the :mod:`workflow.signals` signals, if blinker is installed.
 
-    Each method imports :mod:`workflow.signals` when called, so a missing
-    blinker is noticed at call time; it is then reported once, as a warning,
-    and every signal call does nothing.
+    Each method runs ``import workflow.signals`` when called, through the
+    import system, so a missing blinker (or an import refused at call time)
+    is noticed then; it is reported once, as a warning, and the call does
+    nothing.
     """
 
     def __init__(self) -> None:
         self._missing_reported = False
 
-    def _send(self, signal_name: str, eng: Any, args: Any, kwargs: Any) -> None:
-        # Once imported, sys.modules holds what the import statement would
-        # return; the statement itself only runs while it has not succeeded.
-        signals = sys.modules.get("workflow.signals")
-        if signals is None:
-            try:
-                import workflow.signals as signals
-            except ImportError:
-                if not self._missing_reported:
-                    self._missing_reported = True
-                    log = eng.log if eng is not None else logging.getLogger()
-                    log.warning(
-                        "Could not import signals lib; ignoring all future signal"
-                        " calls."
-                    )
-                return
-        signal = getattr(signals, signal_name)
-        if signal.receivers:
-            signal.send(eng, *args, **kwargs)
+    def _missing(self, eng: Any) -> None:
+        if not self._missing_reported:
+            self._missing_reported = True
+            log = eng.log if eng is not None else logging.getLogger()
+            log.warning(
+                "Could not import signals lib; ignoring all future signal calls."
+            )
+
+    # Each method runs the import statement itself: one call less per signal
+    # than a shared helper, and two signals are sent per run.
 
     def workflow_started(self, eng: Any, *args: Any, **kwargs: Any) -> None:
         """Send :data:`workflow.signals.workflow_started` with ``eng`` as sender."""
-        signals = sys.modules.get("workflow.signals")
-        # Nobody listening is the common case: settle it without a call.
-        if signals is None or signals.workflow_started.receivers:
-            self._send("workflow_started", eng, args, kwargs)
+        try:
+            import workflow.signals
+        except ImportError:
+            self._missing(eng)
+            return
+        signal = workflow.signals.workflow_started
+        if signal.receivers:
+            signal.send(eng, *args, **kwargs)
 
     def workflow_finished(self, eng: Any, *args: Any, **kwargs: Any) -> None:
         """Send :data:`workflow.signals.workflow_finished` with ``eng`` as sender."""
-        signals = sys.modules.get("workflow.signals")
-        if signals is None or signals.workflow_finished.receivers:
-            self._send("workflow_finished", eng, args, kwargs)
+        try:
+            import workflow.signals
+        except ImportError:
+            self._missing(eng)
+            return
+        signal = workflow.signals.workflow_finished
+        if signal.receivers:
+            signal.send(eng, *args, **kwargs)
 
     def workflow_halted(self, eng: Any, *args: Any, **kwargs: Any) -> None:
         """Send :data:`workflow.signals.workflow_halted` with ``eng`` as sender."""
-        self._send("workflow_halted", eng, args, kwargs)
+        try:
+            import workflow.signals
+        except ImportError:
+            self._missing(eng)
+            return
+        signal = workflow.signals.workflow_halted
+        if signal.receivers:
+            signal.send(eng, *args, **kwargs)
 
     def workflow_error(self, eng: Any, *args: Any, **kwargs: Any) -> None:
         """Send :data:`workflow.signals.workflow_error` with ``eng`` as sender."""
-        self._send("workflow_error", eng, args, kwargs)
+        try:
+            import workflow.signals
+        except ImportError:
+            self._missing(eng)
+            return
+        signal = workflow.signals.workflow_error
+        if signal.receivers:
+            signal.send(eng, *args, **kwargs)
 
 
 Signal = _Signal()
@@ -193,7 +200,7 @@ Signal = _Signal()
 
 
 # --------------------------------------------------------------------------
-# Control-flow helpers shared with the patterns
+# Transitions of the object loop
 
 
 class Break(Exception):
@@ -202,14 +209,6 @@ class Break(Exception):
 
 class Continue(Exception):
     """Raised by a transition action to go straight to the next object."""
-
-
-class _RunSuperseded(BaseException):
-    """A task started a new run of its own engine, which finished the work.
-
-    Raised in the outer run right after that task returns; ``process`` then
-    returns without running anything more.
-    """
 
 
 # --------------------------------------------------------------------------
@@ -625,19 +624,7 @@ _NOOP_HOOKS = frozenset(
 )
 
 
-_NO_TASK_HOOKS = (
-    ActionMapper.before_each_callback,
-    ActionMapper.after_each_callback,
-    False,
-)
-"""The per-task hooks of the general loop when none is needed."""
-
-
-# --------------------------------------------------------------------------
-# The engine
-
-
-class GenericWorkflowEngine:
+class GenericWorkflowEngine(_Interpreter, DeprecatedNames):
     """A finite state machine with memory, running tasks over objects.
 
     :ivar callbacks: the definitions (:class:`Callbacks`).
@@ -656,21 +643,10 @@ class GenericWorkflowEngine:
         self.state = MachineState()
         self.extra_data: dict[Any, Any] = _ExtraData()
 
-    # Private run state, read from the class until a run sets it (an engine
-    # is often made for a single run: each store here would cost it).
-    _run_token: object | None = None
-    _task_hooks: tuple[Any, Any, bool] = _NO_TASK_HOOKS
-    # The compiled definitions and the tasks the lean loop is iterating.
-    # _program_checked: the program the general loop last used, with the
-    # definition list, the copy of its top level and the run it was checked in.
-    _program_checked: tuple[Program, Any, list[Any], object] | None = None
-    _programs: dict[int, Program] | None = None
-    _segment: Iterator[Any] | None = None
-
     def __getstate__(self) -> dict[str, Any]:
-        """The engine's attributes, less what its lean loop rebuilds on its own."""
+        """The engine's attributes, less what a run sets up for itself."""
         state = self.__dict__.copy()
-        for name in _RUN_CACHES:
+        for name in _RUN_STATE:
             state.pop(name, None)
         return state
 
@@ -796,12 +772,12 @@ class GenericWorkflowEngine:
         again, ``-1`` goes back to the previous one. A jump past either end
         stops at the end or restarts the block from its first task.
         """
-        raise JumpCall(_checked_offset(offset, "jump_call"))
+        raise JumpCall(checked_offset(offset, "jump_call"))
 
     @staticmethod
     def jump_token(offset: int) -> NoReturn:
         """Jump ``offset`` objects away (``1`` is the next, ``0`` this one again)."""
-        raise JumpToken(_checked_offset(offset, "jump_token"))
+        raise JumpToken(checked_offset(offset, "jump_token"))
 
     @staticmethod
     def skip_token() -> NoReturn:
@@ -837,39 +813,179 @@ class GenericWorkflowEngine:
             resumes from :attr:`state` (as :meth:`restart` does).
         :raises WorkflowError: when ``objects`` is not an iterable of objects
             or no definition is set.
+        :raises WorkflowAPIError: when another thread is running this engine
+            (one engine runs one run at a time; use one engine per thread).
         """
-        if type(objects) is not list or not objects:
-            objects = self._checked_objects(objects)
-        callbacks = self.callbacks
+        ident = get_ident()
+        attributes = self.__dict__
+        # A task of this very run may call process() or restart(): only a
+        # run started while another thread runs the engine is refused.
+        outermost = attributes.get(_RUN_OWNER) != ident
+        if outermost and attributes.setdefault(_RUN_OWNER, ident) != ident:
+            raise busy_error(self)
+        try:
+            if type(objects) is not list or not objects:
+                objects = self._checked_objects(objects)
+            callbacks = self.callbacks
+            if (
+                not callbacks._definitions
+                if type(callbacks) is Callbacks
+                else callbacks.empty()
+            ):
+                raise WorkflowError("The callbacks are empty, did you set them?")
+            if reset_state:
+                self.state.reset()
+            segment = self._segment
+            if segment is not None:
+                # Called from a task of a run of this engine: empty the tasks
+                # that run is iterating, so that it ends when the task returns.
+                self._segment = None
+                for _ in segment:
+                    pass
+            run_token = self._run_token = object()
+            plan = self._plan()
+            while True:
+                try:
+                    self._run_objects(objects, run_token, plan)
+                    return
+                except _RunSuperseded:
+                    return
+                except HaltProcessing:
+                    if stop_on_halt or self._run_token is not run_token:
+                        raise
+                except WorkflowError:
+                    if stop_on_error or self._run_token is not run_token:
+                        raise
+                self.state.callback_pos = [0]
+        finally:
+            if outermost:
+                del attributes[_RUN_OWNER]
+
+    def _plan(self) -> tuple[Any, ...]:
+        """Decide, once per run, what the run calls: the run plan.
+
+        Returns ``(factory, before_object, after_object, before_callbacks,
+        after_callbacks, definitions, run_definition, task_hooks)``: the
+        processing factory (read here, as each run must); each per-object
+        hook, or ``None`` when it is the default no-op; the definitions dict
+        to read straight from when the default chooser and store are in
+        use, else ``None``; ``run_callbacks`` when a subclass overrides it,
+        else ``None``; and the per-task :class:`~workflow._run.TaskHooks`,
+        or ``None`` when no per-task hook, no ``execute_callback`` override
+        and no debug logging asks for one.
+        """
+        factory = self.processing_factory
+        mapper = factory.action_mapper
+        noop = _NOOP_HOOKS
+        before_object = factory.before_object
+        after_object = factory.after_object
+        before_callbacks = mapper.before_callbacks
+        after_callbacks = mapper.after_callbacks
+        before_each = mapper.before_each_callback
+        after_each = mapper.after_each_callback
+        cls = type(self)
+        # Overrides on the class, or set on the instance (eng.method = ...).
+        own = self.__dict__
+        logs_tasks = self.log.isEnabledFor(logging.DEBUG)
+        task_hooks = None
         if (
-            not callbacks._definitions
-            if type(callbacks) is Callbacks
-            else callbacks.empty()
+            logs_tasks
+            or before_each not in noop
+            or after_each not in noop
+            or cls.execute_callback is not _EXECUTE_CALLBACK
+            or "execute_callback" in own
         ):
-            raise WorkflowError("The callbacks are empty, did you set them?")
-        if reset_state:
-            self.state.reset()
-        segment = self._segment
-        if segment is not None:
-            # Called from a task of a run in the lean loop: empty the tasks
-            # that run is iterating, so that it ends when the task returns.
-            self._segment = None
-            for _ in segment:
-                pass
-        run_token = self._run_token = object()
+            task_hooks = TaskHooks(
+                before_each,
+                after_each,
+                self.execute_callback,
+                self.log if logs_tasks else None,
+            )
+        definitions = None
+        if (
+            cls.callback_chooser is _CALLBACK_CHOOSER
+            and "callback_chooser" not in own
+            and type(self.callbacks) is Callbacks
+        ):
+            definitions = self.callbacks._definitions
+        run_definition = None
+        if cls.run_callbacks is not _RUN_CALLBACKS or "run_callbacks" in own:
+            run_definition = self.run_callbacks
+        return (
+            factory,
+            None if before_object in noop else before_object,
+            None if after_object in noop else after_object,
+            None if before_callbacks in noop else before_callbacks,
+            None if after_callbacks in noop else after_callbacks,
+            definitions,
+            run_definition,
+            task_hooks,
+        )
+
+    def _run_objects(self, objects: Any, run_token: object, plan: Any) -> None:
+        """The object loop (SPEC 6.3): each object through its definition."""
+        (
+            factory,
+            before_object,
+            after_object,
+            before_callbacks,
+            after_callbacks,
+            definitions,
+            run_definition,
+            task_hooks,
+        ) = plan
+        state = self.state
+        # A plain MachineState is moved through its slot: the values written
+        # here are always valid, and the property costs a call per object.
+        plain_state = type(state) is MachineState
+        before_processing = factory.before_processing
+        if before_processing is _BEFORE_PROCESSING:
+            # The default hook, without the call.
+            self.signal.workflow_started(self)
+            state.current_object_processed = False
+            self.objects = objects
+        else:
+            before_processing(self, objects)
         while True:
-            try:
-                self._run_objects(objects, run_token)
-                return
-            except _RunSuperseded:
-                return
-            except HaltProcessing:
-                if stop_on_halt or self._run_token is not run_token:
-                    raise
-            except WorkflowError:
-                if stop_on_error or self._run_token is not run_token:
-                    raise
-            self.state.callback_pos = [0]
+            token_pos = (state._token_pos if plain_state else state.token_pos) + 1
+            if token_pos >= len(objects):
+                break
+            if plain_state:
+                state._token_pos = token_pos
+            else:
+                state.token_pos = token_pos
+            obj = objects[token_pos]
+            if before_object is not None:
+                before_object(self, objects, obj)
+            if definitions is not None and not hasattr(obj, "getFeature"):
+                callbacks = definitions.get("*") or self.callbacks.get("*")
+            else:
+                callbacks = self.callback_chooser(obj)
+            if callbacks:
+                try:
+                    if before_callbacks is not None:
+                        before_callbacks(obj, self)
+                    try:
+                        if run_definition is None:
+                            self._run_tasks(callbacks, obj, run_token, task_hooks)
+                        else:
+                            run_definition(callbacks, objects, obj)
+                    finally:
+                        if after_callbacks is not None:
+                            after_callbacks(obj, self)
+                except Exception:
+                    if self._handle_transition(obj, callbacks, factory, run_token):
+                        break
+                    continue
+                if after_object is not None:
+                    after_object(self, objects, obj)
+            state.callback_pos = [0]
+        after_processing = factory.after_processing
+        if after_processing is _AFTER_PROCESSING:
+            self.signal.workflow_finished(self)
+            state.current_object_processed = True
+        else:
+            after_processing(self, objects)
 
     def _checked_objects(self, objects: Any) -> Any:
         """``objects`` as the sequence to process, or a ``WorkflowError``.
@@ -892,13 +1008,10 @@ class GenericWorkflowEngine:
         if not isinstance(objects, collections.abc.Sequence):
             objects = list(iterator)
         if not len(objects):
-            self._warn_empty_objects()
+            self.log.warning(
+                "List of objects is empty. Running workflow on empty set has no effect."
+            )
         return objects
-
-    def _warn_empty_objects(self) -> None:
-        self.log.warning(
-            "List of objects is empty. Running workflow on empty set has no effect."
-        )
 
     def restart(
         self,
@@ -916,6 +1029,7 @@ class GenericWorkflowEngine:
             task (in the innermost block of the saved position).
         :param objects: objects to process instead of :attr:`objects`.
         :raises WorkflowError: when ``obj`` or ``task`` is another word.
+        :raises WorkflowAPIError: when another thread is running this engine.
 
         ``restart('current', 'next')`` resumes a halted object after the task
         that halted; ``restart('next', 'first')`` goes on with the next
@@ -923,199 +1037,33 @@ class GenericWorkflowEngine:
         task's own run ends when it returns.
         """
         check_restart_words(obj, task)
-        state = self.state
-        object_move, task_move = OBJECT_MOVES[obj], TASK_MOVES[task]
-        if object_move is None:
-            state.token_pos = -1
-        else:
-            state.token_pos = max(-1, state.token_pos + object_move)
-        if task_move is None:
-            state.callback_pos = [0]
-        elif task_move:
-            state.callback_pos[-1] += task_move
-        self.process(
-            objects or self.objects,
-            stop_on_error=stop_on_error,
-            stop_on_halt=stop_on_halt,
-            reset_state=False,
-        )
-
-    def _run_objects(self, objects: Any, run_token: object) -> None:
-        """The object loop: each object through its definition, in turn."""
-        factory = self.processing_factory
-        mapper = factory.action_mapper
-        noop_hooks = _NOOP_HOOKS
-        before_object = factory.before_object
-        if before_object in noop_hooks:
-            before_object = None
-        after_object = factory.after_object
-        if after_object in noop_hooks:
-            after_object = None
-        before_callbacks = mapper.before_callbacks
-        if before_callbacks in noop_hooks:
-            before_callbacks = None
-        after_callbacks = mapper.after_callbacks
-        if after_callbacks in noop_hooks:
-            after_callbacks = None
-        lean = self._lean_tasks(mapper)
-        run_level: Any = self._run_compiled if lean else self._run_level_hooked
-        if getattr(self.run_callbacks, "__func__", None) is not _RUN_CALLBACKS:
-            run_level = None
-        # With the default chooser and Callbacks, read the definition straight
-        # from the store: this runs once per object.
-        definitions = None
-        if (
-            getattr(self.callback_chooser, "__func__", None) is _CALLBACK_CHOOSER
-            and type(self.callbacks) is Callbacks
-        ):
-            definitions = self.callbacks._definitions
-        state = self.state
-        # A plain MachineState is moved through its slot: the values written
-        # here are always valid, and the property costs a call per object.
-        plain_state = type(state) is MachineState
-        if (
-            lean
-            and run_level is not None
-            and plain_state
-            and definitions is not None
-            and before_object is None
-            and after_object is None
-            and before_callbacks is None
-            and after_callbacks is None
-        ):
-            self._run_objects_lean(objects, run_token, factory, definitions)
-            return
-
-        factory.before_processing(self, objects)
-        while True:
-            token_pos = (state._token_pos if plain_state else state.token_pos) + 1
-            if token_pos >= len(objects):
-                break
-            if plain_state:
-                state._token_pos = token_pos
+        ident = get_ident()
+        attributes = self.__dict__
+        # Checked before the state moves, so that the run of the other
+        # thread is left as it is.
+        outermost = attributes.get(_RUN_OWNER) != ident
+        if outermost and attributes.setdefault(_RUN_OWNER, ident) != ident:
+            raise busy_error(self)
+        try:
+            state = self.state
+            object_move, task_move = OBJECT_MOVES[obj], TASK_MOVES[task]
+            if object_move is None:
+                state.token_pos = -1
             else:
-                state.token_pos = token_pos
-            obj = objects[token_pos]
-            if before_object is not None:
-                before_object(self, objects, obj)
-            if definitions is not None and not hasattr(obj, "getFeature"):
-                callbacks = definitions.get("*") or self.callbacks.get("*")
-            else:
-                callbacks = self.callback_chooser(obj)
-            if callbacks:
-                try:
-                    if before_callbacks is not None:
-                        before_callbacks(obj, self)
-                    try:
-                        if run_level is None:
-                            self.run_callbacks(callbacks, objects, obj)
-                        else:
-                            run_level(callbacks, obj, 0, run_token)
-                    finally:
-                        if after_callbacks is not None:
-                            after_callbacks(obj, self)
-                except Exception:
-                    if self._handle_transition(obj, callbacks, factory, run_token):
-                        break
-                    continue
-                if after_object is not None:
-                    after_object(self, objects, obj)
-            state.callback_pos = [0]
-        factory.after_processing(self, objects)
-
-    def _run_objects_lean(
-        self, objects: Any, run_token: object, factory: Any, definitions: Any
-    ) -> None:
-        """The object loop when no per-object or per-task hook is needed.
-
-        A definition that is a plain list of ordinary tasks runs right here;
-        any other runs through :meth:`_run_program`.
-        """
-        state = self.state
-        # The program in use, and the definition list (with a copy of its top
-        # level) it was last checked against in this run.
-        program = checked = checked_top = None
-        before_processing = factory.before_processing
-        if before_processing is _BEFORE_PROCESSING:
-            # The default hook, without the call.
-            self.signal.workflow_started(self)
-            state.current_object_processed = False
-            self.objects = objects
-        else:
-            before_processing(self, objects)
-        while True:
-            token_pos = state._token_pos + 1
-            if token_pos >= len(objects):
-                break
-            state._token_pos = token_pos
-            obj = objects[token_pos]
-            if hasattr(obj, "getFeature"):
-                callbacks = self.callback_chooser(obj)
-            else:
-                callbacks = definitions.get("*") or self.callbacks.get("*")
-            if not callbacks:
+                state.token_pos = max(-1, state.token_pos + object_move)
+            if task_move is None:
                 state.callback_pos = [0]
-                continue
-            try:
-                if program is None or callbacks is not checked:
-                    stale = True
-                else:
-                    try:
-                        stale = callbacks != checked_top
-                    except Exception:
-                        # A task's own __eq__ refusing the item now in its
-                        # place: the definition changed.
-                        stale = True
-                if stale:
-                    program = self._program_for(callbacks)
-                    checked = callbacks
-                    checked_top = list(callbacks)
-                pos = state.callback_pos
-                head = program.head
-                if head is not None and len(pos) == 1 and pos[0] == 0:
-                    # The first tasks run right here: a plain list of tasks
-                    # needs nothing more.
-                    _, level, path, first, _, after_head, _ = program.ops[0]
-                    depth = level.depth
-                    if depth:
-                        pos[:] = path
-                    # A new iterator per object: a task starting a new run
-                    # empties it (see process()).
-                    self._segment = remaining = iter(head)
-                    step = None
-                    try:
-                        # A non-negative index: the interpreter's fast store.
-                        for pos[depth], task in enumerate(remaining, first):
-                            task(obj, self)
-                    except BreakFromThisLoop:
-                        step = BREAK_LEVEL
-                    except JumpCall as jump:
-                        step = jump.args[0]
-                    if self._run_token is not run_token:
-                        raise _RunSuperseded
-                    if step is not None:
-                        pc, index = program.target(level, pos[-1], step)
-                        self._run_program(
-                            program, obj, run_token, pc, index, level, False
-                        )
-                    elif after_head[0] < len(program.ops):
-                        pc, index = after_head
-                        self._run_program(
-                            program, obj, run_token, pc, index, level, False
-                        )
-                else:
-                    self._run_program(program, obj, run_token, -1, 0, None, False)
-            except Exception:
-                if self._handle_transition(obj, callbacks, factory, run_token):
-                    break
-                continue
-            state.callback_pos = [0]
-        after_processing = factory.after_processing
-        if after_processing is _AFTER_PROCESSING:
-            self.signal.workflow_finished(self)
-            state.current_object_processed = True
-        else:
-            after_processing(self, objects)
+            elif task_move:
+                state.callback_pos[-1] += task_move
+            self.process(
+                objects or self.objects,
+                stop_on_error=stop_on_error,
+                stop_on_halt=stop_on_halt,
+                reset_state=False,
+            )
+        finally:
+            if outermost:
+                del attributes[_RUN_OWNER]
 
     def _handle_transition(
         self, obj: Any, callbacks: Any, factory: Any, run_token: object
@@ -1159,445 +1107,11 @@ class GenericWorkflowEngine:
         :param obj: the current object.
         :param indent: the nesting level ``callbacks`` sits at.
         """
-        if self._lean_tasks(self.processing_factory.action_mapper):
-            run_level = self._run_compiled
-        else:
-            run_level = self._run_level_hooked
         if self._run_token is None:
             self._run_token = object()
-        run_level(callbacks, obj, indent, self._run_token)
-
-    def _lean_tasks(self, mapper: Any) -> bool:
-        """Whether tasks may run in the lean loop: no per-task hook is needed.
-
-        Otherwise the hooks the general loop calls are stored for it.
-        """
-        before_each = mapper.before_each_callback
-        after_each = mapper.after_each_callback
-        log_tasks = self.log.isEnabledFor(logging.DEBUG)
-        if (
-            not log_tasks
-            and before_each in _NOOP_HOOKS
-            and after_each in _NOOP_HOOKS
-            and getattr(self.execute_callback, "__func__", None) is _EXECUTE_CALLBACK
-        ):
-            return True
-        self._task_hooks = (before_each, after_each, log_tasks)
-        return False
-
-    def _program_for(self, definition: Any) -> Program:
-        """The compiled program of ``definition``, checked against it.
-
-        Programs of plain lists of tasks are shared by every engine (many
-        short-lived engines often run the same list); others are kept by
-        each engine.
-        """
-        try:
-            key: Any = tuple(definition)
-            program = _SHARED_PROGRAMS.get(key)
-        except Exception:
-            # A block (a list) in the definition has no hash, nor has a task
-            # whose class refuses one: such definitions are kept per engine.
-            key = None
-            programs = self._programs
-            if programs is None:
-                programs = self._programs = {}
-            program = programs.get(id(definition))
-        if program is not None and program.compiled_from(definition):
-            return program
-        program = Program(definition)
-        if key is not None:
-            cache = _SHARED_PROGRAMS
-        else:
-            cache = self._programs  # type: ignore[assignment]
-            key = id(definition)
-        if len(cache) >= _PROGRAM_CACHE_SIZE:
-            cache.clear()
-        cache[key] = program
-        return program
-
-    def _enter_level(
-        self, level: Any, obj: Any, depth: int, run_token: object, runner: Any
-    ) -> int:
-        """Return the index to start ``level`` at, resuming nested blocks first.
-
-        A restart may leave ``callback_pos`` pointing inside nested blocks:
-        those are run first, from the saved position, and this level then
-        goes on after the block. A position below the start of the level
-        starts it at its first task.
-        """
-        pos = self.state.callback_pos
-        if len(pos) <= depth:
-            pos.append(0)
-        index = pos[depth]
-        if index < 0:
-            index = pos[depth] = 0
-        if len(pos) > depth + 1:
-            if index < len(level):
-                block = level[index]
-                if not isinstance(block, (list, tuple)):
-                    raise WorkflowError(
-                        f"callback_pos {pos} does not fit the definition: item"
-                        f" {index} at nesting level {depth} is {block!r}, not a"
-                        " block; the definition changed since the position was"
-                        " saved"
-                    )
-                runner(block, obj, depth + 1, run_token)
-            del pos[depth + 1 :]
-            index += 1
-        return index
-
-    def _run_compiled(
-        self, definition: Any, obj: Any, depth: int, run_token: object
-    ) -> None:
-        """Run the definition on ``obj`` with no per-task hooks, from ``callback_pos``.
-
-        Used when the action mapper's per-task hooks and
-        :meth:`execute_callback` are the defaults and debug logging is off.
-        The definition runs as its compiled :class:`~workflow._program.Program`.
-        """
-        if depth:
-            # A block run on its own at a nesting level (run_callbacks with an
-            # indent): the general loop, with the no-op hooks it was chosen for.
-            self._task_hooks = _NO_TASK_HOOKS
-            self._run_level_hooked(definition, obj, depth, run_token)
-            return
-        checked = self._program_checked
-        if (
-            checked is None
-            or checked[3] is not run_token
-            or definition is not checked[1]
-        ):
-            stale = True
-        else:
-            try:
-                stale = definition != checked[2]
-            except Exception:
-                # A task's own __eq__ refusing the item now in its place.
-                stale = True
-        if stale:
-            checked = self._program_checked = (
-                self._program_for(definition),
-                definition,
-                list(definition),
-                run_token,
-            )
-        self._run_program(checked[0], obj, run_token, -1, 0)
-
-    def _run_program(
-        self,
-        program: Program,
-        obj: Any,
-        run_token: object,
-        pc: int,
-        index: int,
-        level: Any = None,
-        end_pos: bool = True,
-    ) -> None:
-        """Run ``program`` on ``obj``: one loop over flat operations.
-
-        ``pc`` is the operation to start at, ``index`` the index in its block
-        to start from (``-1``: the operation's first task) and ``level`` the
-        block ``callback_pos`` is in now (``None``: unknown). A ``pc`` of
-        ``-1`` starts where ``callback_pos`` says. Control tasks of the
-        patterns hand their jump back instead of raising. ``end_pos`` false
-        leaves ``callback_pos`` as it is at the end, for a caller that
-        resets it at once.
-        """
-        ops = program.ops
-        end = len(ops)
-        pos = self.state.callback_pos
-        # Positions are written at pos[depth] rather than pos[-1]: the
-        # interpreter stores at a non-negative index much faster.
-        depth = -1 if level is None else level.depth
-        if pc < 0:
-            if len(pos) == 1 and pos[0] == 0:
-                pc = 0
-                index = -1
-                level = program.top
-                depth = 0
-            else:
-                pc, index = program.resume_point(pos)
-        while pc < end:
-            kind, op_level, path, first, payload, when_true, when_false = ops[pc]
-            if kind == _CONSTANT:
-                # It reads nothing, callback_pos included: move on at once.
-                pc, index = when_true
-                continue
-            if op_level is not level:
-                level = op_level
-                depth = level.depth
-                pos[:] = path
-            # TASK and SEGMENT, the ordinary tasks, are the two lowest kinds.
-            if kind <= _SEGMENT:
-                if kind == _TASK:
-                    pos[depth] = first
-                elif index <= first:
-                    index = first
-                    remaining = iter(payload)
-                else:
-                    remaining = islice(payload, index - first, None)
-                try:
-                    if kind == _TASK:
-                        payload(obj, self)
-                    else:
-                        # A task that starts a new run of this engine empties
-                        # this iterator (see process()), which ends the loop
-                        # at once: no check is needed per task.
-                        self._segment = remaining
-                        for pos[depth], task in enumerate(remaining, index):
-                            task(obj, self)
-                except BreakFromThisLoop:
-                    step = BREAK_LEVEL
-                except JumpCall as jump:
-                    step = jump.args[0]
-                else:
-                    if self._run_token is not run_token:
-                        raise _RunSuperseded
-                    pc, index = when_true
-                    continue
-                index = pos[depth]
-            elif kind == _TEST:
-                pos[depth] = first
-                pc, index = when_true if payload(obj, self) else when_false
-                if self._run_token is not run_token:
-                    raise _RunSuperseded
-                continue
-            else:
-                pos[depth] = index = first
-                step = payload(obj, self)
-                if step is None:
-                    step = 1
-            if self._run_token is not run_token:
-                raise _RunSuperseded
-            pc, index = program.target(level, index, step)
-        if end_pos:
-            pos[:] = ((program.top.size if index < 0 else index) - 1,)
-
-    def _run_level_hooked(
-        self, level: Any, obj: Any, depth: int, run_token: object
-    ) -> None:
-        """Run one level of the definition, calling every per-task hook."""
-        before_each, after_each, log_tasks = self._task_hooks
-        pos = self.state.callback_pos
-        index = self._enter_level(level, obj, depth, run_token, self._run_level_hooked)
-        while index < len(level):
-            pos[depth] = index
-            task = level[index]
-            if isinstance(task, (list, tuple)):
-                pos.append(0)
-                self._run_level_hooked(task, obj, depth + 1, run_token)
-                pos.pop()
-                index += 1
-                continue
-            if log_tasks:
-                self.log.debug(
-                    "Running task %s at %s on object %s",
-                    getattr(task, "__name__", task),
-                    list(pos),
-                    self.state.token_pos,
-                )
-            before_each(self, task, obj)
-            step: Any = None
-            try:
-                self.execute_callback(task, obj)
-            except BreakFromThisLoop:
-                step = BREAK_LEVEL
-            except JumpCall as jump:
-                step = jump.args[0]
-            finally:
-                after_each(self, task, obj)
-            # Checked after a jump or a break too: a task that started a new
-            # run of this engine, and then jumped, still ended this run.
-            if self._run_token is not run_token:
-                raise _RunSuperseded
-            if step is None:
-                index += 1
-            elif step is BREAK_LEVEL:
-                return
-            else:
-                index = _clamp_jump(index + step, len(level))
-        pos[depth] = index - 1
-
-    # -- 2.x names, deprecated -------------------------------------------------
-
-    @deprecated("setWorkflow() is deprecated; use callbacks.replace()")
-    def setWorkflow(self, workflow_def: Any) -> None:
-        """Deprecated: use ``callbacks.replace(workflow_def)``."""
-        self.callbacks.replace(workflow_def)
-
-    @deprecated("getCallbacks() is deprecated; use callbacks.get()")
-    def getCallbacks(self, key: Any = "*") -> Any:
-        """Deprecated: use ``callbacks.get(key)``."""
-        return self.callbacks.get(key)
-
-    @deprecated("addCallback() is deprecated; use callbacks.add()")
-    def addCallback(
-        self,
-        key: Any,
-        func: Any,
-        before: Any = None,
-        after: Any = None,
-        relative_weight: Any = None,
-    ) -> None:
-        """Deprecated: use ``callbacks.add(func, key)``.
-
-        ``before``, ``after`` and ``relative_weight`` were never implemented
-        in 2.x either; they are accepted and ignored.
-        """
-        self.callbacks.add(func, key)
-
-    @deprecated("addManyCallbacks() is deprecated; use callbacks.add_many()")
-    def addManyCallbacks(self, key: Any, list_or_tuple: Any) -> None:
-        """Deprecated: use ``callbacks.add_many(list_or_tuple, key)``."""
-        self.callbacks.add_many(list_or_tuple, key)
-
-    @deprecated("removeAllCallbacks() is deprecated; use callbacks.clear_all()")
-    def removeAllCallbacks(self) -> None:
-        """Deprecated: use ``callbacks.clear_all()``."""
-        self.callbacks.clear_all()
-
-    @deprecated("removeCallbacks() is deprecated; use callbacks.clear()")
-    def removeCallbacks(self, key: Any) -> None:
-        """Deprecated: use ``callbacks.clear(key)``."""
-        self.callbacks.clear(key)
-
-    @deprecated("replaceCallbacks() is deprecated; use callbacks.replace()")
-    def replaceCallbacks(self, key: Any, funcs: Any) -> None:
-        """Deprecated: use ``callbacks.replace(funcs, key)``."""
-        self.callbacks.replace(funcs, key)
-
-    @deprecated("setPosition() is deprecated; set state.token_pos/callback_pos")
-    def setPosition(self, token_pos: int, callback_pos: list[int]) -> None:
-        """Deprecated: set ``state.token_pos`` and ``state.callback_pos``."""
-        self.state.token_pos = token_pos
-        self.state.callback_pos = callback_pos
-
-    @deprecated("getCurrObjId() is deprecated; use state.token_pos")
-    def getCurrObjId(self) -> int:
-        """Deprecated: use ``state.token_pos``."""
-        return self.state.token_pos
-
-    @deprecated("getCurrTaskId() is deprecated; use state.callback_pos")
-    def getCurrTaskId(self) -> list[int]:
-        """Deprecated: use ``state.callback_pos``."""
-        return self.state.callback_pos
-
-    @deprecated("duplicate() is deprecated; create a new engine instead")
-    def duplicate(self) -> GenericWorkflowEngine:
-        """Deprecated: return a new engine of the same class (nothing copied)."""
-        return type(self)()
-
-    @property
-    def store(self) -> dict[Any, Any]:
-        """Deprecated: the very same dict as :attr:`extra_data`."""
-        import warnings
-
-        warnings.warn(
-            "store is deprecated; use extra_data", DeprecationWarning, stacklevel=2
-        )
-        return self.extra_data
-
-    @deprecated("setVar() is deprecated; use extra_data[key] = value")
-    def setVar(self, key: Any, value: Any) -> None:
-        """Deprecated: use ``extra_data[key] = value``."""
-        self.extra_data[key] = value
-
-    @deprecated("getVar() is deprecated; use extra_data.get() or setdefault()")
-    def getVar(self, key: Any, default: Any = None) -> Any:
-        """Deprecated: return ``extra_data[key]``.
-
-        A missing key with a non-``None`` default stores and returns it.
-        """
-        if key in self.extra_data:
-            return self.extra_data[key]
-        if default is not None:
-            self.extra_data[key] = default
-        return default
-
-    @deprecated("hasVar() is deprecated; use `key in extra_data`")
-    def hasVar(self, key: Any) -> bool:
-        """Deprecated: use ``key in extra_data``."""
-        return key in self.extra_data
-
-    @deprecated("delVar() is deprecated; use extra_data.pop(key, None)")
-    def delVar(self, key: Any) -> None:
-        """Deprecated: use ``extra_data.pop(key, None)``."""
-        self.extra_data.pop(key, None)
-
-    @deprecated("haltProcessing() is deprecated; use halt()")
-    def haltProcessing(
-        self, msg: str = "", action: Any = None, payload: Any = None
-    ) -> NoReturn:
-        """Deprecated: use :meth:`halt`."""
-        self.halt(msg, action=action, payload=payload)
-
-    @deprecated("continueNextToken() is deprecated; use continue_next_token()")
-    def continueNextToken(self) -> NoReturn:
-        """Deprecated: use :meth:`continue_next_token`."""
-        self.continue_next_token()
-
-    @deprecated("stopProcessing() is deprecated; use stop()")
-    def stopProcessing(self) -> NoReturn:
-        """Deprecated: use :meth:`stop`."""
-        self.stop()
-
-    @deprecated("breakFromThisLoop() is deprecated; use break_current_loop()")
-    def breakFromThisLoop(self) -> NoReturn:
-        """Deprecated: use :meth:`break_current_loop`."""
-        self.break_current_loop()
-
-    @deprecated("jumpToken() is deprecated; use jump_token()")
-    def jumpToken(self, offset: int) -> NoReturn:
-        """Deprecated: use :meth:`jump_token`."""
-        self.jump_token(offset)
-
-    @deprecated("jumpCall() is deprecated; use jump_call()")
-    def jumpCall(self, offset: int) -> NoReturn:
-        """Deprecated: use :meth:`jump_call`."""
-        self.jump_call(offset)
-
-    @deprecated("jumpTokenForward() is deprecated; use jump_token()")
-    def jumpTokenForward(self, offset: int) -> NoReturn:
-        """Deprecated: jump ``offset`` (not negative) objects forward."""
-        raise JumpTokenForward(_checked_offset(offset, "jumpTokenForward"))
-
-    @deprecated("jumpTokenBack() is deprecated; use jump_token()")
-    def jumpTokenBack(self, offset: int) -> NoReturn:
-        """Deprecated: jump ``offset`` (not positive) objects back."""
-        raise JumpTokenBack(_checked_offset(offset, "jumpTokenBack"))
-
-    @deprecated("jumpCallForward() is deprecated; use jump_call()")
-    def jumpCallForward(self, offset: int) -> NoReturn:
-        """Deprecated: jump ``offset`` tasks forward; negative raises."""
-        if _checked_offset(offset, "jumpCallForward") < 0:
-            raise WorkflowError(
-                f"jumpCallForward() cannot jump backwards (offset {offset});"
-                " use jump_call() with a negative offset"
-            )
-        raise JumpCallForward(offset)
-
-    @deprecated("jumpCallBack() is deprecated; use jump_call()")
-    def jumpCallBack(self, offset: int) -> NoReturn:
-        """Deprecated: jump ``offset`` tasks back; positive raises."""
-        if _checked_offset(offset, "jumpCallBack") > 0:
-            raise WorkflowError(
-                f"jumpCallBack() cannot jump forwards (offset {offset});"
-                " use jump_call() with a positive offset"
-            )
-        raise JumpCallBack(offset)
-
-    @staticmethod
-    @deprecated("abortProcessing() is deprecated; use abort()")
-    def abortProcessing() -> NoReturn:
-        """Deprecated: use :meth:`abort`."""
-        raise AbortProcessing
-
-    @staticmethod
-    @deprecated("skipToken() is deprecated; use skip_token()")
-    def skipToken() -> NoReturn:
-        """Deprecated: use :meth:`skip_token`."""
-        raise SkipToken
+        # The plan of a run in progress is not kept: decide the per-task
+        # hooks again, as the run did.
+        self._run_tasks(callbacks, obj, self._run_token, self._plan()[-1], indent)
 
     def __repr__(self) -> str:
         return (
@@ -1607,25 +1121,12 @@ class GenericWorkflowEngine:
         )
 
 
-_RUN_CACHES = ("_program_checked", "_programs", "_segment", "_task_hooks", "_run_token")
-"""Engine attributes a run sets up for itself: compiled definitions, the
-iterator of the lean loop, the per-task hooks and the run's token. They are
-not pickled (a hook may be a lambda); the next run sets them again."""
+_RUN_OWNER = "_run_owner"
+"""The attribute holding the thread that runs the engine, during a run."""
 
-_PROGRAM_CACHE_SIZE = 64
-"""How many compiled definitions a cache keeps (a chooser may pick many)."""
-
-_SHARED_PROGRAMS: dict[Any, Program] = {}
-"""Compiled plain lists of tasks, by their tasks, for every engine."""
-
-
-def _checked_offset(offset: Any, method: str) -> int:
-    if isinstance(offset, bool) or not isinstance(offset, int):
-        raise TypeError(
-            f"{method}() takes an int offset, not {type(offset).__name__} ({offset!r})"
-        )
-    return offset
-
+_RUN_STATE = (_RUN_OWNER, "_segment", "_run_token")
+"""Engine attributes a run sets up for itself; they are not pickled (the next
+run sets them again)."""
 
 _CLEANUP_CALLABLES = Callbacks.cleanup_callables.__func__  # type: ignore[attr-defined]
 _CALLBACK_CHOOSER = GenericWorkflowEngine.callback_chooser

@@ -87,7 +87,9 @@ class HaltProcessing(WorkflowTransition):
     """
 
     def __init__(self, message: str = "", action: Any = None, payload: Any = None):
-        super().__init__(message)
+        # What Exception.__init__(message) does, without the call: halts are
+        # frequent, and each one builds this exception.
+        self.args = (message,)
         self.message = message
         self.action = action
         self.payload = payload

@@ -14,13 +14,13 @@ control flow they implement:
 * ``HALT`` and ``STOP``: terminal shapes (a halted object resumes at the next
   task, hence the dashed ``resume`` edge after ``HALT``).
 
-Pattern tasks are recognised by the factory name at the start of their
-``__qualname__`` (``IF_ELSE.<locals>.…``), and their details are read from
-the task they wrap (``__wrapped__``), so a :func:`functools.wraps`
-decorator around one is drawn as the task itself; anything else callable
-is an ordinary task. Node identifiers follow the task's position in the
-definition (``n0_1_2`` is the task at ``callback_pos == [0, 1, 2]``), so a
-saved position can be highlighted.
+Pattern tasks are recognised, and their details read, by the description
+each carries (its ``workflow_pattern`` attribute, see
+:mod:`workflow.patterns`), also behind a :func:`functools.wraps` decorator
+(followed through ``__wrapped__``), which is drawn as the task itself;
+anything else callable is an ordinary task. Node identifiers follow the
+task's position in the definition (``n0_1_2`` is the task at
+``callback_pos == [0, 1, 2]``), so a saved position can be highlighted.
 
 Only the standard library is used; PNG and SVG need Graphviz's ``dot``
 program on ``PATH``.
@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Union
 
+from ._pattern import Pattern, pattern_of
 from .engine import Callbacks
 
 __all__ = (
@@ -50,7 +51,6 @@ __all__ = (
 FORMATS = ("mermaid", "dot", "png", "svg")
 """The output formats :func:`render` accepts."""
 
-_PATTERN_MODULE = "workflow.patterns"
 _DECISIONS = ("IF", "IF_NOT", "IF_ELSE", "WHILE", "CHOICE")
 _BLOCK_PATTERNS = (*_DECISIONS, "FOR")
 
@@ -127,38 +127,20 @@ def _cluster_title(path: Path_) -> str:
     return f"{title} {rest}" if rest else title
 
 
+def _pattern(task: Any) -> Pattern | None:
+    """The description of the pattern task ``task`` is, or wraps, if any."""
+    try:
+        function = inspect.unwrap(task)
+    except ValueError:
+        # A chain of __wrapped__ that loops: take the task as it is.
+        function = task
+    return pattern_of(function)
+
+
 def _factory_name(task: Any) -> str | None:
     """Return the pattern factory that made ``task`` (``"IF_ELSE"``), if any."""
-    qualname = getattr(task, "__qualname__", None)
-    module = getattr(task, "__module__", None)
-    if not isinstance(qualname, str) or not isinstance(module, str):
-        return None
-    if not module.startswith(_PATTERN_MODULE):
-        return None
-    head, sep, _ = qualname.partition(".<locals>.")
-    return head if sep else None
-
-
-def _closure_vars(task: Any) -> dict[str, Any]:
-    """Return the variables a pattern task closes over, by name.
-
-    The closure is read from the function ``task`` wraps, if it says so
-    with ``__wrapped__``: a control task wraps its ``decide`` function, and
-    a :func:`functools.wraps` decorator the task it decorates. Empty cells
-    are left out.
-    """
-    function = inspect.unwrap(task)
-    code = getattr(function, "__code__", None)
-    cells = getattr(function, "__closure__", None)
-    if code is None or not cells:
-        return {}
-    found = {}
-    for name, cell in zip(code.co_freevars, cells):
-        try:
-            found[name] = cell.cell_contents
-        except ValueError:
-            continue
-    return found
+    pattern = _pattern(task)
+    return None if pattern is None else pattern.name
 
 
 def _value_label(value: Any) -> str:
@@ -178,17 +160,16 @@ def task_label(task: Any) -> str:
 
     :param task: a task of a definition.
     """
-    factory = _factory_name(task)
-    if factory == "CMP":
-        names = _closure_vars(task)
-        symbol = _OPERATOR_SYMBOLS.get(getattr(names.get("compare"), "__name__", ""))
-        if symbol is not None and {"a", "b"} <= names.keys():
-            left, right = _value_label(names["a"]), _value_label(names["b"])
+    pattern = _pattern(task)
+    if pattern is not None:
+        if pattern.name == "CMP":
+            params = pattern.params
+            symbol = _OPERATOR_SYMBOLS[params["op"]]
+            left, right = _value_label(params["a"]), _value_label(params["b"])
             if symbol == "in":
                 left, right = right, left
             return f"{left} {symbol} {right}"
-    if factory is not None:
-        return factory
+        return pattern.name
     name = getattr(task, "__name__", None)
     if isinstance(name, str):
         return name
@@ -200,20 +181,26 @@ def task_label(task: Any) -> str:
 
 _OPERATOR_SYMBOLS = {
     "eq": "==",
+    "==": "==",
     "gt": ">",
-    "ge": ">=",
+    ">": ">",
+    "gte": ">=",
+    ">=": ">=",
     "lt": "<",
-    "le": "<=",
-    "contains": "in",
+    "<": "<",
+    "lte": "<=",
+    "<=": "<=",
+    "in": "in",
 }
 
 
 def _condition_label(test: Any) -> str:
     """Name the condition a decision task evaluates."""
-    names = _closure_vars(test)
-    for key in ("cond", "arbiter"):
-        if callable(names.get(key)):
-            return task_label(names[key])
+    pattern = _pattern(test)
+    if pattern is not None:
+        for key in ("cond", "arbiter"):
+            if callable(pattern.params.get(key)):
+                return task_label(pattern.params[key])
     return task_label(test)
 
 
@@ -337,11 +324,11 @@ class _Builder:
     ) -> _Pending:
         # The choose task maps each value to the jump offset of its branch,
         # which is the branch's index in the block.
-        offsets = _closure_vars(items[0]).get("offsets")
+        pattern = _pattern(items[0])
+        offsets = {} if pattern is None else pattern.params["offsets"]
         values: dict[Any, list[str]] = {}
-        if isinstance(offsets, dict):
-            for value, index in offsets.items():
-                values.setdefault(index, []).append(repr(value))
+        for value, index in offsets.items():
+            values.setdefault(index, []).append(repr(value))
         out: _Pending = []
         for index in range(1, len(items), 2):
             label = ", ".join(values.get(index, ())) or None
@@ -365,7 +352,8 @@ class _Builder:
     ) -> _Pending:
         self.add_node(cluster, node_id, "PARALLEL_SPLIT", "fork")
         self.connect(pending, node_id)
-        branches = _closure_vars(task).get("branches", ())
+        pattern = _pattern(task)
+        branches = () if pattern is None else pattern.params["branches"]
         for number, branch in enumerate(branches):
             # Branches run on in their own threads; nothing waits for them.
             self.item(branch, (*path, f"p{number}"), cluster, [(node_id, None, False)])
@@ -376,9 +364,10 @@ class _Builder:
     ) -> _Pending:
         self.add_node(cluster, node_id, "SYNCHRONIZE", "fork")
         self.connect(pending, node_id)
-        names = _closure_vars(task)
-        if "branches" not in names or "last" not in names:
+        pattern = _pattern(task)
+        if pattern is None:
             return [(node_id, None, False)]
+        names = pattern.params
         joined: _Pending = []
         for number, branch in enumerate(names["branches"]):
             entry: _Pending = [(node_id, None, False)]
@@ -391,16 +380,13 @@ class _Builder:
 
 
 def _for_label(task: Any) -> str:
-    names = _closure_vars(task)
-    setter = names.get("set_value")
-    source = _closure_vars(names.get("values_of")).get("source")
-    if setter is None or source is None:
+    pattern = _pattern(task)
+    if pattern is None:
         return "FOR"
-    if _factory_name(setter) == "FOR":
-        target = str(_closure_vars(setter).get("key", "?"))
-    else:
-        target = task_label(setter)
-    return f"FOR {target} in {_value_label(source)}"
+    params = pattern.params
+    key = params["key"]
+    target = str(key) if key is not None else task_label(params["setter"])
+    return f"FOR {target} in {_value_label(params['source'])}"
 
 
 def _build(definition: Any, highlight: Sequence[int] | None) -> _Builder:

@@ -6,7 +6,8 @@ import math
 
 import pytest
 
-from workflow.engine import BREAK_LEVEL, GenericWorkflowEngine, _ControlTask
+from workflow._pattern import BREAK_LEVEL, Pattern
+from workflow.engine import GenericWorkflowEngine
 from workflow.errors import BreakFromThisLoop, HaltProcessing, JumpCall
 from workflow.patterns import controlflow
 from workflow.patterns.controlflow import (
@@ -233,7 +234,7 @@ def test_if_shape(factory):
     branch = [print]
     test, kept = factory(bool, branch)
     assert kept is branch
-    assert isinstance(test, _ControlTask)
+    assert test.workflow_pattern.name == factory.__name__
 
 
 # --------------------------------------------------------------------------
@@ -274,7 +275,7 @@ def test_while_layout(branch, expected_body):
     test, body, jump = WHILE(bool, branch)
     assert body == expected_body
     assert isinstance(body, tuple)
-    assert jump.decide(None, None) == -(len(expected_body) + 1)
+    assert jump.workflow_pattern.step(None, None) == -(len(expected_body) + 1)
     assert jump.__name__ == "TASK_JUMP_BWD"
     assert test.__name__ == "WHILE"
 
@@ -482,10 +483,10 @@ def test_for_halted_mid_loop_resumes_with_the_next_value(engine_class, rec):
 
 def test_for_layout():
     for_task, body, jump = FOR(range(2), "v", [print, (len,)])
-    assert isinstance(for_task, _ControlTask)
+    assert for_task.workflow_pattern.name == "FOR"
     assert for_task.__name__ == "FOR"
     assert body == (print, len)
-    assert jump.decide(None, None) == -3
+    assert jump.workflow_pattern.shape == (-3,)
 
 
 def test_for_reads_a_one_shot_iterable_once(engine_class):
@@ -555,17 +556,17 @@ def test_choice_layout():
     one, two = [print], [len, repr]
     result = CHOICE(kind, ("a", *two), b=one)
     assert [type(item).__name__ for item in result] == [
-        "_ControlTask",
+        "function",
         "list",
-        "_ControlTask",
+        "function",
         "list",
-        "_ControlTask",
+        "function",
     ]
     assert result[1] == two
     assert result[3] is one
     assert result[0].__name__ == "kind"
     assert result[0].__qualname__.startswith("CHOICE.<locals>.")
-    assert result[0].decide({"kind": "b"}, None) == 3
+    assert result[0].workflow_pattern.step({"kind": "b"}, None) == 3
 
 
 def test_simple_merge_runs_the_first_branch_then_the_last(engine_class, rec):
@@ -587,7 +588,9 @@ def test_simple_merge_jumps_from_any_branch_land_on_the_last():
     assert len(result) == 7
     assert result[4] == [repr, str]
     assert result[6] is abs
-    jumps = {index: result[index].decide(None, None) for index in (1, 3, 5)}
+    jumps = {
+        index: result[index].workflow_pattern.step(None, None) for index in (1, 3, 5)
+    }
     assert jumps == {1: 5, 3: 3, 5: 1}
     assert all(result[index].__name__ == "SIMPLE_MERGE" for index in jumps)
 
@@ -660,9 +663,10 @@ def test_hooked_engine_is_handed_the_control_tasks():
         (lambda: SIMPLE_MERGE(len, len)[1], "SIMPLE_MERGE"),
     ],
 )
-def test_control_tasks_are_fast_path_closures(make, name):
+def test_control_tasks_are_described_closures(make, name):
     task = make()
-    assert type(task) is _ControlTask
+    assert type(task.workflow_pattern) is Pattern
+    assert task.workflow_pattern.control
     assert task.__name__ == name
     assert task.__qualname__.startswith(f"{name}.<locals>.")
     assert task.__module__ == "workflow.patterns.controlflow"
@@ -697,11 +701,11 @@ def test_plain_pattern_tasks_are_named_closures(make, name):
     ],
 )
 def test_control_task_decisions(task, expected):
-    assert task.decide(True, None) == expected
+    assert task.workflow_pattern.step(True, None) == expected
 
 
 def test_task_jump_if_false_goes_on():
-    assert TASK_JUMP_IF(lambda o, e: o, 5).decide(False, None) is None
+    assert TASK_JUMP_IF(lambda o, e: o, 5).workflow_pattern.step(False, None) is None
 
 
 # --------------------------------------------------------------------------

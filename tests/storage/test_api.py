@@ -21,6 +21,7 @@ from workflow.storage import (
     WorkflowRecord,
     WorkflowResult,
     WorkflowStore,
+    fingerprint,
     get_workflow,
     list_halted_objects,
     list_objects,
@@ -30,6 +31,7 @@ from workflow.storage import (
     resume,
     start,
 )
+from workflow.storage.registry import legacy_fingerprint
 
 from . import wfdefs
 
@@ -355,6 +357,28 @@ def test_a_reregistered_identical_definition_is_not_a_change(store):
     halted = start(name, items({}), store)
     registry.register(name, [wfdefs.bump, wfdefs.halt_once])
     assert resume(halted.uuid, store).status is WorkflowStatus.COMPLETED
+
+
+def _store_fingerprint(uuid, store, value):
+    with store.session() as session:
+        session.get(WorkflowRecord, uuid).fingerprint = value
+
+
+def test_a_workflow_stored_with_a_2_2_0_fingerprint_resumes_and_is_upgraded(store):
+    halted = start(REVIEW, items({"review": True}), store)
+    definition = registry.get(REVIEW)
+    _store_fingerprint(halted.uuid, store, legacy_fingerprint(definition))
+    assert resume(halted.uuid, store).status is WorkflowStatus.COMPLETED
+    with store.session() as session:
+        stored = session.get(WorkflowRecord, halted.uuid).fingerprint
+    assert stored == fingerprint(definition)
+
+
+def test_a_2_2_0_fingerprint_of_another_definition_is_refused(store):
+    halted = start(REVIEW, items({"review": True}), store)
+    _store_fingerprint(halted.uuid, store, legacy_fingerprint([wfdefs.bump]))
+    with pytest.raises(DefinitionChangedError):
+        resume(halted.uuid, store)
 
 
 def test_resume_refuses_a_running_workflow(store):

@@ -27,8 +27,8 @@ import pytest
 from sqlalchemy import delete, event
 from sqlalchemy.exc import OperationalError
 
+from tests.runs import reference_run
 from tests.strategies import build
-from tests.test_properties import reference_run
 from workflow.engine_db import WorkflowStatus
 from workflow.storage import (
     ObjectRecord,

@@ -7,8 +7,19 @@ import pickle
 
 import pytest
 
+from tests.fingerprint_definitions import definitions as fixed_definitions
 from workflow.errors import WorkflowAPIError, WorkflowDefinitionError
-from workflow.patterns.controlflow import HALT, IF, IF_ELSE
+from workflow.patterns.controlflow import (
+    CHOICE,
+    FOR,
+    HALT,
+    IF,
+    IF_ELSE,
+    IF_NOT,
+    TASK_JUMP_BWD,
+    TASK_JUMP_FWD,
+    TASK_JUMP_IF,
+)
 from workflow.storage import (
     DefinitionChangedError,
     Registry,
@@ -17,6 +28,11 @@ from workflow.storage import (
     WorkflowBusyError,
     WorkflowNotFoundError,
     fingerprint,
+)
+from workflow.storage.registry import (
+    FINGERPRINT_VERSION,
+    fingerprint_matches,
+    legacy_fingerprint,
 )
 
 from . import wfdefs
@@ -228,10 +244,102 @@ def test_a_list_that_contains_itself_in_a_closure_is_fingerprinted():
     assert cyclic != fingerprint([closing_over([task_a, [task_a]])])
 
 
-def test_a_fingerprint_is_a_sha256_hex_digest():
+def test_a_fingerprint_is_versioned_and_fits_the_stored_column():
     value = fingerprint([task_a])
-    assert len(value) == 64
-    assert int(value, 16) >= 0
+    assert (value[:3], len(value), FINGERPRINT_VERSION) == ("v2:", 64, 2)
+    assert int(value[3:], 16) >= 0
+
+
+# Computed once from tests/fingerprint_definitions.py: a refactoring of the
+# package's private names must leave every value as it is.
+PINNED_FINGERPRINTS = {
+    "plain": "v2:9ea37362e5986d91794189a63203df0b6643fc3b7f041f1069982b50b62a1",
+    "nested": "v2:c6de2d606ac14dc8f4af055c3d69931505d2d79b2c659fbe74474ef8695ae",
+    "if": "v2:ad85b69076718224952c4d295bc9f93310dd4799552a61766f7f7cc3a68ff",
+    "if_not": "v2:184743534efb73e313675c4809a9b9a2765f5db4ab83b4eaa4de2d4c9af1d",
+    "if_else": "v2:927eb2e00ca30514bd4030db0e6135bc808132dff2e1f72e9d6b908ec5ce1",
+    "while": "v2:e62461c87b940f02261a5723a2efa32d1e7175eab63bc7e4f7b2ac4effb5a",
+    "for_key": "v2:672006cea3e5a103ecdc50c487ad3f849a75c808967df65a7e379347e0dfe",
+    "for_setter": "v2:683535bab402e1874fffaa76ef6c9d2eb8e87f4cdd1b68a94303e01059dd7",
+    "choice": "v2:094230792e995e8326c33850a62ecdca2e2797cf7c85276f2a4a5816aadd3",
+    "simple_merge": "v2:81beba32969c2d86fb02830e5c8a05733d73ea7caac47fc2366d5de2e48e6",
+    "jumps": "v2:cbe02fcf52cfe4790b0e4b90a8257fd7b134fca8457adfea200724cba6819",
+    "objects": "v2:54ece28e243c1b237abd159a904eb6f4103ec7dd9f76b248d9829f7eb0e5a",
+    "cmp": "v2:fb05548b92f03c40a05463a68111099da47b8a7fdd0795507a3dc3a7ceaaa",
+    "threads": "v2:f62b1f0979f9f6d47366dd2f1939b665356429d6bd7cb45efff1cf6e7a4c2",
+    "utils": "v2:b88ae21545f6ec55b7038ccc981dfb9ba47b3553376960b689ffbc12a7a3c",
+}
+
+# What workflow 2.2.0 stored for the same definitions (its fingerprint code,
+# run on tests/fingerprint_definitions.py).
+FINGERPRINTS_OF_2_2_0 = {
+    "plain": "9ea37362e5986d91794189a63203df0b6643fc3b7f041f1069982b50b62a1bf5",
+    "nested": "c6de2d606ac14dc8f4af055c3d69931505d2d79b2c659fbe74474ef8695aed5a",
+    "if": "81a3bfc0b27231de54ac4a5edab042be3297c6190af915109829487b6bb8f634",
+    "if_not": "608870381f62226e988600bbefa8993d3573ce03ca33b83950e612348cb26711",
+    "if_else": "58073b173f3f533b9a2bfd4432b45243f212a7b0051b387de5d88d87fc7e3f4a",
+    "while": "6bbd22bc78486f64ac14b4e349f5cfd81d9221365c1fc7a03e9c8496fb8d6030",
+    "for_key": "37425374b5ecdeb7df05ffcc2161c08d53e3b2c44b5d75b5e2a1f57c49fbe5cd",
+    "for_setter": "8ae79a17ccde9a035c75ed7a2aed9faa9fcdefc3eb9a8b14becc5202e04ecb6b",
+    "choice": "0ec90640df498e35178a8ac940439a30d9ff82a60c691196e822c44b9842c31d",
+    "simple_merge": "9452700b3f14cd2d70eb5b1267ef0f15d8d004f376e8fc568dc47fb0babefda6",
+    "jumps": "ed5875cbadb2c6b415793bd19678f61fa7356806585e0a6e6585fef382a54fec",
+    "objects": "0daa2deec745ea732a3e8835fda529ff4a270cef6bdabd7753d1bbe7cacabd95",
+    "cmp": "5f5a10115498997a1cad34f6cda5b472c4978d1a44332d2e5f2fcecca8dc44cc",
+    "threads": "f0bac245cb8ff387f2ad8f1f7e29c5c5c24267088ebc30359789aef44fd8e279",
+    "utils": "50697454a0cb008bc50fe8f9f6f0a2be0344470a760741b6e19f0d110d4d8088",
+}
+
+
+@pytest.mark.parametrize("name", sorted(PINNED_FINGERPRINTS))
+def test_fingerprints_of_fixed_definitions_are_pinned(name):
+    assert fingerprint(fixed_definitions()[name]) == PINNED_FINGERPRINTS[name]
+
+
+@pytest.mark.parametrize("name", sorted(FINGERPRINTS_OF_2_2_0))
+def test_the_2_2_0_fingerprint_of_fixed_definitions_is_recomputed(name):
+    assert legacy_fingerprint(fixed_definitions()[name]) == FINGERPRINTS_OF_2_2_0[name]
+
+
+@pytest.mark.parametrize("name", sorted(FINGERPRINTS_OF_2_2_0))
+def test_a_2_2_0_fingerprint_matches_its_definition(name):
+    stored = FINGERPRINTS_OF_2_2_0[name]
+    assert fingerprint_matches(stored, fixed_definitions()[name])
+
+
+@pytest.mark.parametrize(
+    "stored",
+    [
+        FINGERPRINTS_OF_2_2_0["plain"],
+        PINNED_FINGERPRINTS["plain"],
+        "v3:" + "0" * 61,
+    ],
+    ids=["2.2.0", "v2", "unknown-version"],
+)
+def test_a_fingerprint_of_another_definition_does_not_match(stored):
+    assert not fingerprint_matches(stored, fixed_definitions()["nested"])
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [
+        (lambda: [TASK_JUMP_IF(task_a, 2)], lambda: [TASK_JUMP_IF(task_a, 3)]),
+        (lambda: [TASK_JUMP_FWD(1)], lambda: [TASK_JUMP_FWD(2)]),
+        (lambda: [TASK_JUMP_FWD(1)], lambda: [TASK_JUMP_BWD(1)]),
+        (
+            lambda: [FOR([1], "i", task_a)],
+            lambda: [FOR([1], "i", task_a, order="DSC")],
+        ),
+        (
+            lambda: [CHOICE(task_a, ("x", task_b), ("y", [task_b]))],
+            lambda: [CHOICE(task_a, ("y", task_b), ("x", [task_b]))],
+        ),
+        (lambda: [IF(task_a, task_b)], lambda: [IF_NOT(task_a, task_b)]),
+    ],
+    ids=["jump-if-step", "jump-step", "jump-kind", "for-order", "choice", "if-not"],
+)
+def test_definitions_that_move_differently_get_different_fingerprints(first, second):
+    assert fingerprint(first()) != fingerprint(second())
 
 
 def test_a_self_referencing_closure_does_not_recurse_forever():

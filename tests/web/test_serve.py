@@ -66,8 +66,9 @@ def test_serve_reports_a_module_it_cannot_import(sqlite_url):
     )
     assert done.returncode == 1
     assert done.stderr == (
-        "workflow: error: cannot import 'no_such_module_here':"
-        " ModuleNotFoundError: No module named 'no_such_module_here'\n"
+        "workflow: error: --import no_such_module_here: cannot import module"
+        " 'no_such_module_here': no module named 'no_such_module_here' (is it"
+        " installed, or in the current directory?)\n"
     )
 
 

@@ -1,10 +1,13 @@
 """Control-flow patterns: conditions, loops, jumps, choices and threads.
 
 Each factory here returns one task or a list of tasks (a nested block) to
-put in a definition. The conditions, loops and jumps return their decision
-to the engine instead of raising an exception, which is what makes them
-cheap (see ``workflow.engine._ControlTask``); called by hand, or by an
-engine that wraps every task, they raise the usual control-flow exceptions.
+put in a definition. Every task is a plain function, as in 2.x, carrying a
+description of itself (:class:`workflow._pattern.Pattern`, at the
+``workflow_pattern`` attribute) that the engine, the diagrams and the
+storage fingerprint read. Called as an ordinary task, a condition, jump or
+loop head raises the engine's usual control-flow exceptions; the engine
+reads its description instead when it may, which spares an exception per
+step.
 
 Every factory accepts an optional ``comment=`` keyword that becomes the
 docstring of the task it returns (or of the block's first task it made).
@@ -21,7 +24,8 @@ import threading
 import time
 from typing import Any, Callable
 
-from ..engine import BREAK_LEVEL, Callbacks, _ControlTask
+from .._pattern import BREAK_LEVEL, Pattern
+from ..engine import Callbacks
 from .utils import (
     _block_runner,
     _check_task,
@@ -59,23 +63,6 @@ Task = Callable[[Any, Any], Any]
 
 MAX_TIMEOUT = 30000
 """Default ``SYNCHRONIZE`` timeout, in seconds."""
-
-
-def _control(
-    decide: Callable[[Any, Any], Any],
-    name: str,
-    cond: Task | None = None,
-    outcomes: tuple[Any, Any] | None = None,
-) -> _ControlTask:
-    """A control task; ``cond`` and ``outcomes`` say what ``decide`` returns.
-
-    With ``outcomes`` given, ``decide`` returns ``outcomes[0]`` when
-    ``cond(obj, eng)`` is true and ``outcomes[1]`` otherwise, or always
-    ``outcomes[0]`` when there is no ``cond``; the engine then skips the
-    call to ``decide``.
-    """
-    decide.__name__ = name
-    return _ControlTask(decide, cond, outcomes)
 
 
 def _check_int(factory: str, argument: str, value: Any) -> None:
@@ -118,7 +105,7 @@ def _loop_body(factory: str, branch: Any) -> tuple[Any, ...]:
 
 
 @with_nice_docs
-def TASK_JUMP_BWD(step: int = -1) -> _ControlTask:
+def TASK_JUMP_BWD(step: int = -1) -> Task:
     """Return a task jumping ``step`` tasks in its block (backwards: ``-1``).
 
     ``step`` has the meaning of ``eng.jump_call(step)``: ``-1`` runs the
@@ -128,14 +115,21 @@ def TASK_JUMP_BWD(step: int = -1) -> _ControlTask:
     """
     _check_int("TASK_JUMP_BWD", "step", step)
 
-    def _jump_bwd(obj: Any, eng: Any) -> int:
-        return step
+    def _jump_bwd(obj: Any, eng: Any) -> None:
+        eng.jump_call(step)
 
-    return _control(_jump_bwd, "TASK_JUMP_BWD", outcomes=(step, step))
+    pattern = Pattern(
+        "TASK_JUMP_BWD",
+        control=True,
+        when_true=step,
+        shape=(step,),
+        params={"step": step},
+    )
+    return pattern.attach(_jump_bwd)
 
 
 @with_nice_docs
-def TASK_JUMP_FWD(step: int = 1) -> _ControlTask:
+def TASK_JUMP_FWD(step: int = 1) -> Task:
     """Return a task jumping ``step`` tasks forward in its block.
 
     ``step`` has the meaning of ``eng.jump_call(step)``: ``1`` is the next
@@ -145,14 +139,21 @@ def TASK_JUMP_FWD(step: int = 1) -> _ControlTask:
     """
     _check_int("TASK_JUMP_FWD", "step", step)
 
-    def _jump_fwd(obj: Any, eng: Any) -> int:
-        return step
+    def _jump_fwd(obj: Any, eng: Any) -> None:
+        eng.jump_call(step)
 
-    return _control(_jump_fwd, "TASK_JUMP_FWD", outcomes=(step, step))
+    pattern = Pattern(
+        "TASK_JUMP_FWD",
+        control=True,
+        when_true=step,
+        shape=(step,),
+        params={"step": step},
+    )
+    return pattern.attach(_jump_fwd)
 
 
 @with_nice_docs
-def TASK_JUMP_IF(cond: Task, step: int) -> _ControlTask:
+def TASK_JUMP_IF(cond: Task, step: int) -> Task:
     """Return a task jumping ``step`` tasks when ``cond(obj, eng)`` is true.
 
     Otherwise the next task runs. Example::
@@ -162,14 +163,25 @@ def TASK_JUMP_IF(cond: Task, step: int) -> _ControlTask:
     _check_task("TASK_JUMP_IF", "cond", cond)
     _check_int("TASK_JUMP_IF", "step", step)
 
-    def _jump_if(obj: Any, eng: Any) -> int | None:
-        return step if cond(obj, eng) else None
+    def _jump_if(obj: Any, eng: Any) -> None:
+        if cond(obj, eng):
+            eng.jump_call(step)
 
-    return _control(_jump_if, "TASK_JUMP_IF", cond, (step, None))
+    pattern = Pattern(
+        "TASK_JUMP_IF",
+        control=True,
+        cond=cond,
+        when_true=step,
+        when_false=None,
+        tasks=(cond,),
+        shape=(step,),
+        params={"cond": cond, "step": step},
+    )
+    return pattern.attach(_jump_if)
 
 
 @with_nice_docs
-def BREAK() -> _ControlTask:
+def BREAK() -> Task:
     """Return a task leaving the block it is in; the enclosing block goes on.
 
     Example::
@@ -180,10 +192,10 @@ def BREAK() -> _ControlTask:
     the branch, not a loop around the ``IF``.
     """
 
-    def _break(obj: Any, eng: Any) -> Any:
-        return BREAK_LEVEL
+    def _break(obj: Any, eng: Any) -> None:
+        eng.break_current_loop()
 
-    return _control(_break, "BREAK", outcomes=(BREAK_LEVEL, BREAK_LEVEL))
+    return Pattern("BREAK", control=True, when_true=BREAK_LEVEL).attach(_break)
 
 
 @with_nice_docs
@@ -198,8 +210,7 @@ def STOP() -> Task:
     def _stop(obj: Any, eng: Any) -> None:
         eng.stop()
 
-    _stop.__name__ = "STOP"
-    return _stop
+    return Pattern("STOP").attach(_stop)
 
 
 @with_nice_docs
@@ -215,8 +226,7 @@ def HALT() -> Task:
     def _halt(obj: Any, eng: Any) -> None:
         eng.halt()
 
-    _halt.__name__ = "HALT"
-    return _halt
+    return Pattern("HALT").attach(_halt)
 
 
 @with_nice_docs
@@ -231,8 +241,7 @@ def OBJ_NEXT() -> Task:
     def _obj_next(obj: Any, eng: Any) -> None:
         eng.continue_next_token()
 
-    _obj_next.__name__ = "OBJ_NEXT"
-    return _obj_next
+    return Pattern("OBJ_NEXT").attach(_obj_next)
 
 
 @with_nice_docs
@@ -254,8 +263,8 @@ def OBJ_JUMP_FWD(step: int = 1) -> Task:
     def _obj_jump_fwd(obj: Any, eng: Any) -> None:
         eng.jump_token(step)
 
-    _obj_jump_fwd.__name__ = "OBJ_JUMP_FWD"
-    return _obj_jump_fwd
+    pattern = Pattern("OBJ_JUMP_FWD", shape=(step,), params={"step": step})
+    return pattern.attach(_obj_jump_fwd)
 
 
 @with_nice_docs
@@ -277,8 +286,8 @@ def OBJ_JUMP_BWD(step: int = -1) -> Task:
     def _obj_jump_bwd(obj: Any, eng: Any) -> None:
         eng.jump_token(step)
 
-    _obj_jump_bwd.__name__ = "OBJ_JUMP_BWD"
-    return _obj_jump_bwd
+    pattern = Pattern("OBJ_JUMP_BWD", shape=(step,), params={"step": step})
+    return pattern.attach(_obj_jump_bwd)
 
 
 # --------------------------------------------------------------------------
@@ -297,10 +306,20 @@ def IF(cond: Task, branch: Any) -> list[Any]:
     _check_task("IF", "cond", cond)
     branch = _branch("IF", "branch", branch)
 
-    def _if(obj: Any, eng: Any) -> Any:
-        return None if cond(obj, eng) else BREAK_LEVEL
+    def _if(obj: Any, eng: Any) -> None:
+        if not cond(obj, eng):
+            eng.break_current_loop()
 
-    return [_control(_if, "IF", cond, (None, BREAK_LEVEL)), branch]
+    pattern = Pattern(
+        "IF",
+        control=True,
+        cond=cond,
+        when_true=None,
+        when_false=BREAK_LEVEL,
+        tasks=(cond,),
+        params={"cond": cond},
+    )
+    return [pattern.attach(_if), branch]
 
 
 @with_nice_docs
@@ -314,10 +333,20 @@ def IF_NOT(cond: Task, branch: Any) -> list[Any]:
     _check_task("IF_NOT", "cond", cond)
     branch = _branch("IF_NOT", "branch", branch)
 
-    def _if_not(obj: Any, eng: Any) -> Any:
-        return BREAK_LEVEL if cond(obj, eng) else None
+    def _if_not(obj: Any, eng: Any) -> None:
+        if cond(obj, eng):
+            eng.break_current_loop()
 
-    return [_control(_if_not, "IF_NOT", cond, (BREAK_LEVEL, None)), branch]
+    pattern = Pattern(
+        "IF_NOT",
+        control=True,
+        cond=cond,
+        when_true=BREAK_LEVEL,
+        when_false=None,
+        tasks=(cond,),
+        params={"cond": cond},
+    )
+    return [pattern.attach(_if_not), branch]
 
 
 @with_nice_docs
@@ -335,11 +364,20 @@ def IF_ELSE(cond: Task, branch1: Any, branch2: Any) -> list[Any]:
     branch1 = _branch("IF_ELSE", "branch1", branch1)
     branch2 = _branch("IF_ELSE", "branch2", branch2)
 
-    def _if_else(obj: Any, eng: Any) -> int | None:
-        return None if cond(obj, eng) else 3
+    def _if_else(obj: Any, eng: Any) -> None:
+        if not cond(obj, eng):
+            eng.jump_call(3)
 
-    test = _control(_if_else, "IF_ELSE", cond, (None, 3))
-    return [test, branch1, BREAK(), branch2]
+    pattern = Pattern(
+        "IF_ELSE",
+        control=True,
+        cond=cond,
+        when_true=None,
+        when_false=3,
+        tasks=(cond,),
+        params={"cond": cond},
+    )
+    return [pattern.attach(_if_else), branch1, BREAK(), branch2]
 
 
 @with_nice_docs
@@ -357,11 +395,20 @@ def WHILE(cond: Task, branch: Any) -> list[Any]:
     _check_task("WHILE", "cond", cond)
     body = _loop_body("WHILE", branch)
 
-    def _while(obj: Any, eng: Any) -> Any:
-        return None if cond(obj, eng) else BREAK_LEVEL
+    def _while(obj: Any, eng: Any) -> None:
+        if not cond(obj, eng):
+            eng.break_current_loop()
 
-    test = _control(_while, "WHILE", cond, (None, BREAK_LEVEL))
-    return [test, body, TASK_JUMP_BWD(-(len(body) + 1))]
+    pattern = Pattern(
+        "WHILE",
+        control=True,
+        cond=cond,
+        when_true=None,
+        when_false=BREAK_LEVEL,
+        tasks=(cond,),
+        params={"cond": cond},
+    )
+    return [pattern.attach(_while), body, TASK_JUMP_BWD(-(len(body) + 1))]
 
 
 _OPERATORS: dict[str, Callable[[Any, Any], Any]] = {
@@ -411,9 +458,58 @@ def CMP(a: Any, b: Any, op: str) -> Task:
             right = right(obj, eng)
         return compare(left, right)
 
-    _cmp.__name__ = "CMP"
+    pattern = Pattern(
+        "CMP",
+        tasks=tuple(side for side in (a, b) if callable(side)),
+        shape=(op,),
+        params={"a": a, "b": b, "op": op},
+    )
+    pattern.attach(_cmp)
     _cmp.hide = True  # type: ignore[attr-defined]
     return _cmp
+
+
+def _for_round(
+    obj: Any,
+    eng: Any,
+    ascending: bool,
+    cache_data: bool,
+    set_value: Callable[[Any, Any, str, Any], Any],
+    values_of: Callable[[Any, Any], Any],
+) -> Any:
+    """One round of a FOR loop: set the next value, or end the loop.
+
+    Returns ``None`` (run the branch) or :data:`BREAK_LEVEL` (the values are
+    exhausted: the setter got the last value again and the state is gone).
+    """
+    step = str(eng.state.callback_pos)
+    iterators = eng.extra_data.setdefault("_Iterators", {})
+    loop = iterators.get(step)
+    # Only the loop's own jump back goes on with a pass: any other way here
+    # (the first entry, or after the pass was left early) starts from the
+    # first value.
+    if loop is not None and not loop.pop("next", False):
+        loop = None
+    if loop is None:
+        values = values_of(obj, eng)
+        loop = iterators[step] = {"value": 0 if ascending else len(values) - 1}
+        if cache_data:
+            loop["_cache"] = values
+    elif cache_data:
+        values = loop["_cache"]
+    else:
+        values = values_of(obj, eng)
+    index = loop["value"]
+    if 0 <= index < len(values):
+        value = values[index]
+        loop["value"] = index + 1 if ascending else index - 1
+        loop["previous_data"] = value
+        set_value(obj, eng, step, value)
+        return None
+    if "previous_data" in loop:
+        set_value(obj, eng, step, loop["previous_data"])
+    del iterators[step]
+    return BREAK_LEVEL
 
 
 @with_nice_docs
@@ -444,8 +540,12 @@ def FOR(
 
     The loop's state lives in ``eng.extra_data["_Iterators"][step]``, where
     ``step`` is ``str(callback_pos)`` of the for task: nested and sequential
-    loops do not collide, and a loop halted in its branch resumes with the
-    next value after ``restart('current', 'next')``. Example::
+    loops do not collide. It belongs to one pass of one object through the
+    loop: a halt (or error) in the branch resumed with
+    ``restart('current', ...)`` goes on with the same value, and a pass left
+    early in any other way (a ``BREAK``, a jump out, a stop, the next
+    object...) is forgotten, so the next entry starts from the first value.
+    Example::
 
         FOR(range(3), "i", [lambda obj, eng: obj.append(eng.extra_data["i"])])
     """
@@ -466,6 +566,7 @@ def FOR(
             "FOR: get_list_function must be an iterable or a callable taking"
             f" (obj, eng) that returns one; got {_describe(get_list_function)}"
         )
+    key: str | None = None
     if isinstance(setter, str):
         key = setter
 
@@ -481,6 +582,7 @@ def FOR(
         )
     body = _loop_body("FOR", branch)
     ascending = order == "ASC"
+    back = -(len(body) + 1)
 
     def values_of(obj: Any, eng: Any) -> Any:
         if not source_is_callable:
@@ -495,36 +597,70 @@ def FOR(
             f" returned {_describe(values)}, which is not iterable"
         )
 
-    def _for(obj: Any, eng: Any) -> Any:
-        step = str(eng.state.callback_pos)
-        iterators = eng.extra_data.setdefault("_Iterators", {})
-        loop = iterators.get(step)
-        if loop is None:
-            values = values_of(obj, eng)
-            loop = iterators[step] = {"value": 0 if ascending else len(values) - 1}
-            if cache_data:
-                loop["_cache"] = values
-        elif cache_data:
-            values = loop["_cache"]
-        else:
-            values = values_of(obj, eng)
-        index = loop["value"]
-        if 0 <= index < len(values):
-            value = values[index]
-            loop["value"] = index + 1 if ascending else index - 1
-            loop["previous_data"] = value
-            set_value(obj, eng, step, value)
-            return None
-        if "previous_data" in loop:
-            set_value(obj, eng, step, loop["previous_data"])
-        del iterators[step]
-        return BREAK_LEVEL
+    def next_round(obj: Any, eng: Any) -> Any:
+        return _for_round(obj, eng, ascending, cache_data, set_value, values_of)
 
-    return [_control(_for, "FOR"), body, TASK_JUMP_BWD(-(len(body) + 1))]
+    # The closure holds the names 2.x applications (and the 2.2.0
+    # fingerprint) read: the loop's order, caching, setter and values.
+    def _for(obj: Any, eng: Any) -> None:
+        step = _for_round(obj, eng, ascending, cache_data, set_value, values_of)
+        if step is BREAK_LEVEL:
+            eng.break_current_loop()
+
+    def loop_back(obj: Any, eng: Any) -> int:
+        # Tell the for task that its pass goes on (see _for_round).
+        pos = eng.state.callback_pos
+        head = str([*pos[:-1], pos[-1] + back])
+        loop = eng.extra_data.get("_Iterators", {}).get(head)
+        if loop is not None:
+            loop["next"] = True
+        return back
+
+    def _jump_bwd(obj: Any, eng: Any) -> None:
+        eng.jump_call(loop_back(obj, eng))
+
+    params = {
+        "source": source,
+        "setter": setter,
+        "key": key,
+        "cache_data": cache_data,
+        "order": order,
+    }
+    head = Pattern(
+        "FOR",
+        control=True,
+        decide=next_round,
+        tasks=tuple(item for item in (source, setter) if callable(item)),
+        shape=(order, bool(cache_data)),
+        params=params,
+    )
+    tail = Pattern(
+        "TASK_JUMP_BWD",
+        control=True,
+        decide=loop_back,
+        shape=(back,),
+        params={"step": back, "loop": "FOR"},
+        legacy=("TASK_JUMP_BWD.<locals>._jump_bwd", (back,)),
+    )
+    return [head.attach(_for), body, tail.attach(_jump_bwd)]
 
 
 # --------------------------------------------------------------------------
 # Choices and merges
+
+
+def _choice_offset(
+    obj: Any, eng: Any, arbiter: Task, name: str, offsets: dict[Any, int]
+) -> int:
+    """The jump from a CHOICE's first task to the branch ``arbiter`` picks."""
+    value = arbiter(obj, eng)
+    try:
+        return offsets[value]
+    except KeyError:
+        raise KeyError(
+            f"CHOICE: the arbiter {name} returned {value!r}, which has no"
+            f" branch; the branches are for {list(offsets)!r}"
+        ) from None
 
 
 @with_nice_docs
@@ -581,17 +717,24 @@ def CHOICE(arbiter: Task, *predicates: Any, **kwpredicates: Any) -> list[Any]:
         add(argument, value, _branch("CHOICE", argument, branch))
     name = getattr(arbiter, "__name__", "CHOICE")
 
-    def _choose(obj: Any, eng: Any) -> int:
-        value = arbiter(obj, eng)
-        try:
-            return offsets[value]
-        except KeyError:
-            raise KeyError(
-                f"CHOICE: the arbiter {name} returned {value!r}, which has no"
-                f" branch; the branches are for {list(offsets)!r}"
-            ) from None
+    def choose(obj: Any, eng: Any) -> int:
+        return _choice_offset(obj, eng, arbiter, name, offsets)
 
-    return [_control(_choose, name), *flow]
+    def _choose(obj: Any, eng: Any) -> None:
+        eng.jump_call(_choice_offset(obj, eng, arbiter, name, offsets))
+
+    pattern = Pattern(
+        "CHOICE",
+        control=True,
+        decide=choose,
+        tasks=(arbiter,),
+        shape=tuple((repr(value), offset) for value, offset in offsets.items()),
+        params={"arbiter": arbiter, "offsets": dict(offsets)},
+    )
+    pattern.attach(_choose)
+    # Named after the arbiter, as in 2.x; the description keeps the factory.
+    _choose.__name__ = name
+    return [_choose, *flow]
 
 
 @with_nice_docs
@@ -615,11 +758,18 @@ def SIMPLE_MERGE(*args: Any) -> list[Any]:
     ]
     last_index = 2 * (len(items) - 1)
 
-    def jump_to_last(offset: int) -> _ControlTask:
-        def _merge(obj: Any, eng: Any) -> int:
-            return offset
+    def jump_to_last(offset: int) -> Task:
+        def _merge(obj: Any, eng: Any) -> None:
+            eng.jump_call(offset)
 
-        return _control(_merge, "SIMPLE_MERGE", outcomes=(offset, offset))
+        pattern = Pattern(
+            "SIMPLE_MERGE",
+            control=True,
+            when_true=offset,
+            shape=(offset,),
+            params={"step": offset},
+        )
+        return pattern.attach(_merge)
 
     flow: list[Any] = []
     for branch in items[:-1]:
@@ -689,8 +839,10 @@ def PARALLEL_SPLIT(*branches: Any) -> Task:
                 daemon=True,
             ).start()
 
-    _parallel_split.__name__ = "PARALLEL_SPLIT"
-    return _parallel_split
+    pattern = Pattern(
+        "PARALLEL_SPLIT", tasks=tuple(branches), params={"branches": branches}
+    )
+    return pattern.attach(_parallel_split)
 
 
 @with_nice_docs
@@ -773,5 +925,9 @@ def SYNCHRONIZE(*args: Any, timeout: float = MAX_TIMEOUT) -> Task:
                 raise error
         finish()
 
-    _synchronize.__name__ = "SYNCHRONIZE"
-    return _synchronize
+    pattern = Pattern(
+        "SYNCHRONIZE",
+        tasks=(*branches, last),
+        params={"branches": branches, "last": last, "timeout": timeout},
+    )
+    return pattern.attach(_synchronize)

@@ -19,6 +19,7 @@ import weakref
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Callable, TypeVar
 
+from .._pattern import Pattern
 from ..errors import WorkflowError, WorkflowTransition
 
 __all__ = (
@@ -173,8 +174,7 @@ def ENG_GET(key: Any) -> Task:
     def _eng_get(obj: Any, eng: Any) -> Any:
         return eng.extra_data.setdefault(key, None)
 
-    _eng_get.__name__ = "ENG_GET"
-    return _eng_get
+    return Pattern("ENG_GET", params={"key": key}).attach(_eng_get)
 
 
 @with_nice_docs
@@ -189,8 +189,7 @@ def ENG_SET(key: Any, value: Any) -> Task:
     def _eng_set(obj: Any, eng: Any) -> None:
         eng.extra_data[key] = value
 
-    _eng_set.__name__ = "ENG_SET"
-    return _eng_set
+    return Pattern("ENG_SET", params={"key": key, "value": value}).attach(_eng_set)
 
 
 _OBJ_GET_CONDITIONS = ("all", "any", "many")
@@ -232,8 +231,9 @@ def OBJ_GET(something: str | Iterable[str], cond: str = "all") -> Task:
                 return False
         return None if mode == "any" else found
 
-    _obj_get.__name__ = "OBJ_GET"
-    return _obj_get
+    return Pattern("OBJ_GET", params={"something": something, "cond": mode}).attach(
+        _obj_get
+    )
 
 
 @with_nice_docs
@@ -248,8 +248,7 @@ def OBJ_SET(key: Any, value: Any) -> Task:
     def _obj_set(obj: Any, eng: Any) -> None:
         obj[key] = value
 
-    _obj_set.__name__ = "OBJ_SET"
-    return _obj_set
+    return Pattern("OBJ_SET", params={"key": key, "value": value}).attach(_obj_set)
 
 
 @with_nice_docs
@@ -272,8 +271,7 @@ def ERROR(msg: str = "Error in the workflow") -> Task:
     def _error(obj: Any, eng: Any) -> None:
         raise Exception(message)
 
-    _error.__name__ = "ERROR"
-    return _error
+    return Pattern("ERROR", params={"msg": msg}).attach(_error)
 
 
 # --------------------------------------------------------------------------
@@ -351,8 +349,13 @@ def TRY(
             ) from failure
         return onfailure(obj, eng)
 
-    _try.__name__ = "TRY"
-    return _try
+    pattern = Pattern(
+        "TRY",
+        tasks=tuple(t for t in (onecall, onfailure) if callable(t)),
+        shape=(attempts,),
+        params={"onecall": onecall, "retry": retry, "onfailure": onfailure},
+    )
+    return pattern.attach(_try)
 
 
 # --------------------------------------------------------------------------
@@ -441,8 +444,12 @@ def RUN_WF(
             data = [obj]
         sub.process(data)
 
-    _run_wf.__name__ = "RUN_WF"
-    return _run_wf
+    pattern = Pattern(
+        "RUN_WF",
+        tasks=(definition, *(t for t in (data_connector,) if t is not None)),
+        params={"workflow": definition, "engine": engine, "outkey": outkey},
+    )
+    return pattern.attach(_run_wf)
 
 
 def _resolve_function(func: Any) -> tuple[Callable[..., Any], Any]:
@@ -614,8 +621,12 @@ def CALLFUNC(
         if outkey is not None:
             obj[outkey] = result
 
-    _callfunc.__name__ = "CALLFUNC"
-    return _callfunc
+    pattern = Pattern(
+        "CALLFUNC",
+        tasks=(function,),
+        params={"func": function, "outkey": outkey},
+    )
+    return pattern.attach(_callfunc)
 
 
 # --------------------------------------------------------------------------
@@ -667,8 +678,12 @@ def PROFILE(
             profiler.disable()
             _report(profiler, output, sort_keys)
 
-    _profile.__name__ = "PROFILE"
-    return _profile
+    pattern = Pattern(
+        "PROFILE",
+        tasks=(call,),
+        params={"call": call, "output": output},
+    )
+    return pattern.attach(_profile)
 
 
 def _report(profiler: cProfile.Profile, output: str | None, keys: Sequence[str]):
@@ -743,8 +758,10 @@ def DEBUG_CYCLE(
             if debug_stopper is None or debug_stopper(obj, eng):
                 return
 
-    _debug_cycle.__name__ = "DEBUG_CYCLE"
-    return _debug_cycle
+    return Pattern(
+        "DEBUG_CYCLE",
+        params={"stmt": stmt},
+    ).attach(_debug_cycle)
 
 
 def _compile(argument: str, source: Any) -> Any:

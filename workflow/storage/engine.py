@@ -55,7 +55,7 @@ from .errors import (
     WorkflowNotFoundError,
 )
 from .models import ObjectRecord, WorkflowRecord, WorkflowStore, utcnow
-from .registry import Registry, fingerprint, registry
+from .registry import Registry, fingerprint, fingerprint_matches, registry
 
 __all__ = (
     "StoredActionMapper",
@@ -910,8 +910,11 @@ class StoredWorkflowEngine(DbWorkflowEngine):
 
     def _claim(self, force: bool) -> None:
         db_obj = self.db_obj
-        current = fingerprint(self.callbacks.get("*"))
-        if current != db_obj.fingerprint and not force:
+        definition = self.callbacks.get("*")
+        current = fingerprint(definition)
+        # A fingerprint stored by 2.2.0 has the old format: the claim below
+        # stores the current one.
+        if not fingerprint_matches(db_obj.fingerprint, definition) and not force:
             raise DefinitionChangedError(
                 f"The definition {db_obj.name!r} changed since workflow"
                 f" {db_obj.uuid} was saved; its saved position may no longer fit."

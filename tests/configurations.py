@@ -1,0 +1,150 @@
+"""The configurations a run must behave the same under (issue 14).
+
+Each is an engine class; the tasks of a definition must see exactly the same
+run under every one of them:
+
+``plain``
+    no hook at all;
+``execute_callback``
+    a subclass overriding :meth:`execute_callback` (calling the default);
+``hooks``
+    an :class:`ActionMapper` whose hooks around each task and object count
+    their calls (on the engine, outside ``extra_data``);
+``debug``
+    an engine whose logger is enabled for ``DEBUG``;
+``actions``
+    a :class:`TransitionActions` subclass whose every handler defers to the
+    default one.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from workflow.engine import (
+    ActionMapper,
+    GenericWorkflowEngine,
+    ProcessingFactory,
+    TransitionActions,
+)
+from workflow.utils import classproperty
+
+
+class ExecuteCallbackOverride(GenericWorkflowEngine):
+    """Overrides :meth:`execute_callback`, deferring to the default."""
+
+    def execute_callback(self, callback: Any, obj: Any) -> None:
+        """Run the task as the base class does."""
+        super().execute_callback(callback, obj)
+
+
+def _count(eng: Any, name: str) -> None:
+    counts = eng.__dict__.setdefault("hook_counts", {})
+    counts[name] = counts.get(name, 0) + 1
+
+
+class CountingMapper(ActionMapper):
+    """Counts every hook call on the engine (``eng.hook_counts``)."""
+
+    @staticmethod
+    def before_callbacks(obj: Any, eng: Any) -> None:
+        """Count the call."""
+        _count(eng, "before_callbacks")
+
+    @staticmethod
+    def after_callbacks(obj: Any, eng: Any) -> None:
+        """Count the call."""
+        _count(eng, "after_callbacks")
+
+    @staticmethod
+    def before_each_callback(eng: Any, callback: Any, obj: Any) -> None:
+        """Count the call."""
+        _count(eng, "before_each_callback")
+
+    @staticmethod
+    def after_each_callback(eng: Any, callback: Any, obj: Any) -> None:
+        """Count the call."""
+        _count(eng, "after_each_callback")
+
+
+class CountingFactory(ProcessingFactory):
+    """A processing factory with the :class:`CountingMapper`."""
+
+    @classproperty
+    def action_mapper(cls) -> Any:
+        """:class:`CountingMapper`."""
+        return CountingMapper
+
+
+class HookedEngine(GenericWorkflowEngine):
+    """An engine whose action mapper has hooks around each task."""
+
+    @classproperty
+    def processing_factory(cls) -> Any:
+        """:class:`CountingFactory`."""
+        return CountingFactory
+
+
+class DebugLoggingEngine(GenericWorkflowEngine):
+    """An engine whose own logger is enabled for ``DEBUG``."""
+
+
+DebugLoggingEngine().log.setLevel(logging.DEBUG)
+
+
+def _deferring(name: str) -> Any:
+    def handler(obj: Any, eng: Any, callbacks: Any, exc_info: Any) -> None:
+        getattr(TransitionActions, name)(obj, eng, callbacks, exc_info)
+
+    handler.__name__ = name
+    return staticmethod(handler)
+
+
+DeferringActions = type(
+    "DeferringActions",
+    (TransitionActions,),
+    {
+        name: _deferring(name)
+        for name in (
+            "StopProcessing",
+            "HaltProcessing",
+            "ContinueNextToken",
+            "JumpToken",
+            "JumpTokenForward",
+            "JumpTokenBack",
+            "SkipToken",
+            "AbortProcessing",
+            "Exception",
+        )
+    },
+)
+"""A :class:`TransitionActions` subclass whose every handler calls the default."""
+
+
+class DeferringFactory(ProcessingFactory):
+    """A processing factory with the :data:`DeferringActions`."""
+
+    @classproperty
+    def transition_exception_mapper(cls) -> Any:
+        """:data:`DeferringActions`."""
+        return DeferringActions
+
+
+class DeferringActionsEngine(GenericWorkflowEngine):
+    """An engine whose transition actions defer to the defaults."""
+
+    @classproperty
+    def processing_factory(cls) -> Any:
+        """:class:`DeferringFactory`."""
+        return DeferringFactory
+
+
+CONFIGURATIONS: dict[str, type[GenericWorkflowEngine]] = {
+    "plain": GenericWorkflowEngine,
+    "execute_callback": ExecuteCallbackOverride,
+    "hooks": HookedEngine,
+    "debug": DebugLoggingEngine,
+    "actions": DeferringActionsEngine,
+}
+"""The engine class of each configuration, by name."""
