@@ -3,7 +3,10 @@ names (SPEC 6.9 ``callback_chooser``, 6.10, 12.11)."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import warnings
+from pathlib import Path
 
 import pytest
 
@@ -307,3 +310,37 @@ def test_processing_objects_with_get_feature_runs_the_definition_of_their_type()
         eng.process([book, untyped, "plain"])
     assert trace_of(eng) == [(book, "book_task"), ("plain", "default_task")]
     assert len(record) == 2
+
+
+def test_type_checkers_flag_the_deprecated_names(tmp_path):
+    """PEP 702 markers: mypy reports each 2.x name used, and not the new ones."""
+    snippet = tmp_path / "uses_2x_names.py"
+    snippet.write_text(
+        "from workflow.engine import GenericWorkflowEngine\n"
+        "eng = GenericWorkflowEngine()\n"
+        "eng.setVar('a', 1)\n"
+        "eng.store\n"
+        "eng.skipToken()\n"
+        "eng.extra_data['a'] = 1\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "mypy", "--strict", "--enable-error-code"]
+        + ["deprecated", "--follow-imports=silent", "--no-incremental", str(snippet)],
+        cwd=Path(__file__).resolve().parents[1],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    reported = [
+        line.split(": error: ", 1)[1]
+        for line in done.stdout.splitlines()
+        if line.startswith(str(snippet))
+    ]
+    assert reported == [
+        "function workflow._deprecated.DeprecatedNames.setVar is deprecated:"
+        " setVar() is deprecated; use extra_data[key] = value  [deprecated]",
+        "function workflow._deprecated.DeprecatedNames.store is deprecated:"
+        " store is deprecated; use extra_data  [deprecated]",
+        "function workflow._deprecated.DeprecatedNames.skipToken is deprecated:"
+        " skipToken() is deprecated; use skip_token()  [deprecated]",
+    ]

@@ -14,7 +14,10 @@ def test_distribution_metadata_matches_the_module():
     assert importlib.metadata.version("workflow") == workflow.__version__
 
 
-def test_distribution_requires_only_blinker_at_runtime():
+def test_distribution_requires_blinker_and_before_313_typing_extensions():
     requirements = importlib.metadata.requires("workflow") or []
     runtime = [r for r in requirements if "extra ==" not in r]
-    assert [r.split(">")[0].split("=")[0].strip() for r in runtime] == ["blinker"]
+    assert runtime == [
+        "blinker>=1.4",
+        'typing_extensions>=4.5; python_version < "3.13"',
+    ]

@@ -7,11 +7,10 @@ API; the engine inherits them, so ``eng.haltProcessing()`` works as in 2.x.
 
 from __future__ import annotations
 
-import warnings
+import sys
 from typing import Any, Callable, NoReturn
 
 from ._run import checked_offset
-from .deprecation import deprecated
 from .errors import (
     AbortProcessing,
     JumpCallBack,
@@ -21,6 +20,14 @@ from .errors import (
     SkipToken,
     WorkflowError,
 )
+
+# PEP 702's marker, so that type checkers flag these names in users' code. At
+# run time it warns exactly as workflow.deprecation.deprecated does: the
+# message as a DeprecationWarning, pointed at the caller's line.
+if sys.version_info >= (3, 13):
+    from warnings import deprecated
+else:
+    from typing_extensions import deprecated
 
 __all__ = ("DeprecatedNames",)
 
@@ -108,14 +115,12 @@ class DeprecatedNames:
         return type(self)()
 
     @property
+    @deprecated("store is deprecated; use extra_data")
     def store(self) -> dict[Any, Any]:
         """Deprecated: the very same dict as ``extra_data``.
 
         See :attr:`~workflow.engine.GenericWorkflowEngine.extra_data`.
         """
-        warnings.warn(
-            "store is deprecated; use extra_data", DeprecationWarning, stacklevel=2
-        )
         return self.extra_data
 
     @deprecated("setVar() is deprecated; use extra_data[key] = value")
