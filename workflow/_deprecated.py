@@ -102,12 +102,14 @@ class DeprecatedNames:
     @deprecated("getCurrObjId() is deprecated; use state.token_pos")
     def getCurrObjId(self) -> int:
         """Deprecated: use ``state.token_pos``."""
-        return self.state.token_pos
+        token_pos: int = self.state.token_pos
+        return token_pos
 
     @deprecated("getCurrTaskId() is deprecated; use state.callback_pos")
     def getCurrTaskId(self) -> list[int]:
         """Deprecated: use ``state.callback_pos``."""
-        return self.state.callback_pos
+        callback_pos: list[int] = self.state.callback_pos
+        return callback_pos
 
     @deprecated("duplicate() is deprecated; create a new engine instead")
     def duplicate(self) -> Any:

@@ -136,7 +136,7 @@ def recommended_settings() -> dict[str, Any]:
 def _links(exc: BaseException) -> Iterator[BaseException]:
     """``exc``, its causes and contexts, and the DBAPI errors they wrap."""
     seen: set[int] = set()
-    pending = [exc]
+    pending: list[BaseException | None] = [exc]
     while pending:
         err = pending.pop()
         if err is None or id(err) in seen:
@@ -347,7 +347,8 @@ class WorkflowTasks:
 
     def store(self) -> WorkflowStore:
         """The calling process's :class:`~workflow.storage.WorkflowStore`."""
-        return self.start._workflow_store.get()
+        store: WorkflowStore = self.start._workflow_store.get()
+        return store
 
 
 def _busy_result(store: WorkflowStore, uuid: str) -> dict[str, Any]:
@@ -642,15 +643,15 @@ def register_tasks(
         raise TypeError(f"max_retries must be an int, got {max_retries!r}")
     if max_retries < 0:
         raise ValueError(f"max_retries must be 0 or more, got {max_retries}")
-    for argument, value in (
+    for argument, seconds in (
         ("retry_backoff", retry_backoff),
         ("retry_backoff_max", retry_backoff_max),
     ):
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise TypeError(f"{argument} must be a number of seconds, got {value!r}")
+        if isinstance(seconds, bool) or not isinstance(seconds, (int, float)):
+            raise TypeError(f"{argument} must be a number of seconds, got {seconds!r}")
         # "not >" refuses NaN too, which compares false to everything.
-        if not value > 0:
-            raise ValueError(f"{argument} must be positive, got {value!r}")
+        if not seconds > 0:
+            raise ValueError(f"{argument} must be positive, got {seconds!r}")
     if store_options is not None and not isinstance(store_options, dict):
         raise TypeError(f"store_options must be a dict, got {store_options!r}")
 

@@ -414,7 +414,7 @@ def RUN_WF(
     private: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
 
     def _run_wf(obj: Any, eng: Any) -> None:
-        sub = None
+        sub: Any = None
         if not reinit:
             sub = eng.extra_data.get(outkey) if outkey else private.get(eng)
         created = sub is None
@@ -686,7 +686,9 @@ def PROFILE(
     return pattern.attach(_profile)
 
 
-def _report(profiler: cProfile.Profile, output: str | None, keys: Sequence[str]):
+def _report(
+    profiler: cProfile.Profile, output: str | None, keys: Sequence[str]
+) -> None:
     if output is None:
         report = pstats.Stats(profiler, stream=sys.stdout)
         if keys:

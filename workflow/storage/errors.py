@@ -69,6 +69,7 @@ class WorkflowBusyError(_StorageError):
     """
 
     _fields = ("uuid",)
+    uuid: str
 
 
 class DefinitionChangedError(_StorageError):
