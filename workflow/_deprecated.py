@@ -8,7 +8,7 @@ API; the engine inherits them, so ``eng.haltProcessing()`` works as in 2.x.
 from __future__ import annotations
 
 import sys
-from typing import Any, Callable, NoReturn
+from typing import TYPE_CHECKING, Any, Callable, NoReturn
 
 from ._run import checked_offset
 from .errors import (
@@ -29,14 +29,17 @@ if sys.version_info >= (3, 13):
 else:
     from typing_extensions import deprecated
 
+if TYPE_CHECKING:
+    from .engine import Callbacks, MachineState
+
 __all__ = ("DeprecatedNames",)
 
 
 class DeprecatedNames:
     """The deprecated 2.x names of the engine (SPEC 6.10), mixed into it."""
 
-    callbacks: Any
-    state: Any
+    callbacks: Callbacks
+    state: MachineState
     extra_data: dict[Any, Any]
 
     # Defined by the engine this class is mixed into.

@@ -248,7 +248,7 @@ class _Interpreter:
             index = pos[base]
             outer: list[Shape] = []
             # _shape(definition), without the call when it is cached.
-            shape = _SHAPES.get(id(definition))  # type: ignore[assignment]
+            shape = _SHAPES.get(id(definition))
             if (
                 shape is None
                 or shape[0] is not definition
@@ -314,7 +314,7 @@ class _Interpreter:
                         pos.append(0)
                         depth += 1
                         # _shape(item), without the call when it is cached.
-                        shape = _SHAPES.get(id(item))  # type: ignore[assignment]
+                        shape = _SHAPES.get(id(item))
                         if shape is None or shape[0] is not item:
                             shape = _shape(item)
                         level, size, runs, controls, items = shape

@@ -19,8 +19,8 @@ import logging
 import sys
 from _thread import get_ident
 from collections.abc import Callable, Iterable
-from types import FunctionType
-from typing import Any, NoReturn
+from types import FunctionType, TracebackType
+from typing import Any, NoReturn, Optional
 
 from ._deprecated import DeprecatedNames
 from ._run import TaskHooks, _Interpreter, _RunSuperseded, busy_error, checked_offset
@@ -79,6 +79,9 @@ __all__ = (
 
 Task = Callable[[Any, "GenericWorkflowEngine"], Any]
 """A task: any callable taking ``(obj, eng)``."""
+
+ExcInfo = tuple[type[BaseException], BaseException, Optional[TracebackType]]
+"""The ``sys.exc_info()`` triple a transition handler receives."""
 
 
 # --------------------------------------------------------------------------
@@ -195,7 +198,7 @@ class _Signal:
             signal.send(eng, *args, **kwargs)
 
 
-Signal = _Signal()
+Signal: _Signal = _Signal()
 """The one :class:`_Signal` instance, used by every engine."""
 
 
@@ -235,7 +238,7 @@ class MachineState:
     ) -> None:
         self._token_pos = -1
         self.callback_pos: list[int] = [0]
-        self.current_object_processed = False
+        self.current_object_processed: bool = False
         if token_pos is not None:
             self.token_pos = token_pos
         if callback_pos is not None:
@@ -464,11 +467,15 @@ class ActionMapper:
         """Called after the definition ran on ``obj``, whatever happened."""
 
     @staticmethod
-    def before_each_callback(eng: GenericWorkflowEngine, callback: Task, obj: Any):
+    def before_each_callback(
+        eng: GenericWorkflowEngine, callback: Task, obj: Any
+    ) -> None:
         """Called before each task."""
 
     @staticmethod
-    def after_each_callback(eng: GenericWorkflowEngine, callback: Task, obj: Any):
+    def after_each_callback(
+        eng: GenericWorkflowEngine, callback: Task, obj: Any
+    ) -> None:
         """Called after each task, whatever happened."""
 
 
@@ -485,13 +492,17 @@ class TransitionActions:
     """
 
     @staticmethod
-    def StopProcessing(obj: Any, eng: GenericWorkflowEngine, callbacks, exc_info):
+    def StopProcessing(
+        obj: Any, eng: GenericWorkflowEngine, callbacks: Any, exc_info: ExcInfo
+    ) -> None:
         """Leave the object loop; ``after_processing`` still runs."""
         eng.log.debug("Processing was stopped at object %s", eng.state.token_pos)
         raise Break
 
     @staticmethod
-    def HaltProcessing(obj: Any, eng: GenericWorkflowEngine, callbacks, exc_info):
+    def HaltProcessing(
+        obj: Any, eng: GenericWorkflowEngine, callbacks: Any, exc_info: ExcInfo
+    ) -> None:
         """Send ``workflow_halted`` and re-raise the halt to the caller."""
         eng.log.debug(
             "Processing was halted at object %s, task %s",
@@ -504,19 +515,21 @@ class TransitionActions:
         finally:
             # The traceback holds this frame, which holds the traceback: drop
             # the reference so a halt leaves no cycle for the collector.
-            exc_info = None
+            del exc_info
 
     @staticmethod
     def ContinueNextToken(
-        obj: Any, eng: GenericWorkflowEngine, callbacks, exc_info
-    ) -> NoReturn:
+        obj: Any, eng: GenericWorkflowEngine, callbacks: Any, exc_info: ExcInfo
+    ) -> None:
         """Reset the task position and go on with the next object."""
         eng.log.debug("Continuing with the object after %s", eng.state.token_pos)
         eng.state.callback_pos_reset()
         raise Continue
 
     @staticmethod
-    def JumpToken(obj: Any, eng: GenericWorkflowEngine, callbacks, exc_info):
+    def JumpToken(
+        obj: Any, eng: GenericWorkflowEngine, callbacks: Any, exc_info: ExcInfo
+    ) -> None:
         """Move ``token_pos`` by the jump's offset and reset the task position."""
         step = exc_info[1].args[0]
         state = eng.state
@@ -528,7 +541,9 @@ class TransitionActions:
         eng.log.debug("Jumped %s objects, to token_pos %s", step, state.token_pos)
 
     @staticmethod
-    def JumpTokenForward(obj: Any, eng: GenericWorkflowEngine, callbacks, exc_info):
+    def JumpTokenForward(
+        obj: Any, eng: GenericWorkflowEngine, callbacks: Any, exc_info: ExcInfo
+    ) -> None:
         """As :meth:`JumpToken`; a negative offset raises :class:`WorkflowError`."""
         step = exc_info[1].args[0]
         if step < 0:
@@ -539,7 +554,9 @@ class TransitionActions:
         TransitionActions.JumpToken(obj, eng, callbacks, exc_info)
 
     @staticmethod
-    def JumpTokenBack(obj: Any, eng: GenericWorkflowEngine, callbacks, exc_info):
+    def JumpTokenBack(
+        obj: Any, eng: GenericWorkflowEngine, callbacks: Any, exc_info: ExcInfo
+    ) -> None:
         """As :meth:`JumpToken`; a positive offset raises :class:`WorkflowError`."""
         step = exc_info[1].args[0]
         if step > 0:
@@ -550,26 +567,32 @@ class TransitionActions:
         TransitionActions.JumpToken(obj, eng, callbacks, exc_info)
 
     @staticmethod
-    def SkipToken(obj: Any, eng: GenericWorkflowEngine, callbacks, exc_info):
+    def SkipToken(
+        obj: Any, eng: GenericWorkflowEngine, callbacks: Any, exc_info: ExcInfo
+    ) -> None:
         """Go on with the next object, saving nothing for this one."""
         eng.log.debug("Skipped object %s", eng.state.token_pos)
         eng.state.callback_pos_reset()
         raise Continue
 
     @staticmethod
-    def AbortProcessing(obj: Any, eng: GenericWorkflowEngine, callbacks, exc_info):
+    def AbortProcessing(
+        obj: Any, eng: GenericWorkflowEngine, callbacks: Any, exc_info: ExcInfo
+    ) -> None:
         """Leave the object loop, saving nothing for this object."""
         eng.log.debug("Processing was aborted at object %s", eng.state.token_pos)
         raise Break
 
     @staticmethod
-    def Exception(obj: Any, eng: GenericWorkflowEngine, callbacks, exc_info):
+    def Exception(
+        obj: Any, eng: GenericWorkflowEngine, callbacks: Any, exc_info: ExcInfo
+    ) -> None:
         """Send ``workflow_error`` and re-raise the exception to the caller."""
         eng.signal.workflow_error(eng)
         try:
             raise exc_info[1].with_traceback(exc_info[2])
         finally:
-            exc_info = None
+            del exc_info
 
 
 class ProcessingFactory:
@@ -637,10 +660,10 @@ class GenericWorkflowEngine(_Interpreter, DeprecatedNames):
     """
 
     def __init__(self) -> None:
-        self.callbacks = Callbacks()
+        self.callbacks: Callbacks = Callbacks()
         self.objects: Any = []
-        self.log = self.init_logger()
-        self.state = MachineState()
+        self.log: logging.Logger = self.init_logger()
+        self.state: MachineState = MachineState()
         self.extra_data: dict[Any, Any] = _ExtraData()
 
     def __getstate__(self) -> dict[str, Any]:
@@ -1093,7 +1116,7 @@ class GenericWorkflowEngine(_Interpreter, DeprecatedNames):
         finally:
             # The traceback holds this frame, which would hold the traceback:
             # drop it so that a halt or an error leaves no reference cycle.
-            exc_info = None
+            del exc_info
         self.state.callback_pos = [0]
         return False
 
