@@ -86,10 +86,12 @@ class HaltProcessing(WorkflowTransition):
     :param payload: any data the application wants to attach.
     """
 
-    def __init__(self, message: str = "", action: Any = None, payload: Any = None):
+    def __init__(
+        self, message: str = "", action: Any = None, payload: Any = None
+    ) -> None:
         # What Exception.__init__(message) does, without the call: halts are
         # frequent, and each one builds this exception.
-        self.args = (message,)
+        self.args: tuple[Any, ...] = (message,)
         self.message = message
         self.action = action
         self.payload = payload

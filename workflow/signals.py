@@ -14,7 +14,7 @@ This module is the only one of the package that needs :mod:`blinker`.
 
 from __future__ import annotations
 
-from blinker import Namespace
+from blinker import NamedSignal, Namespace
 
 __all__ = (
     "workflow_error",
@@ -25,15 +25,15 @@ __all__ = (
 
 _signals = Namespace()
 
-workflow_started = _signals.signal(
+workflow_started: NamedSignal = _signals.signal(
     "workflow_started", doc="Sent when an engine starts processing its objects."
 )
-workflow_finished = _signals.signal(
+workflow_finished: NamedSignal = _signals.signal(
     "workflow_finished", doc="Sent when an engine has processed all its objects."
 )
-workflow_halted = _signals.signal(
+workflow_halted: NamedSignal = _signals.signal(
     "workflow_halted", doc="Sent when a task halts the engine."
 )
-workflow_error = _signals.signal(
+workflow_error: NamedSignal = _signals.signal(
     "workflow_error", doc="Sent when a task raises an unexpected exception."
 )

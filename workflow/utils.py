@@ -26,7 +26,7 @@ class classproperty(Generic[_T]):
     def __init__(self, fget: Callable[[Any], _T]) -> None:
         self.fget = fget
         self.__doc__ = fget.__doc__
-        self.__name__ = getattr(fget, "__name__", type(self).__name__)
+        self.__name__: str = getattr(fget, "__name__", type(self).__name__)
 
     def __get__(self, instance: Any, owner: type | None = None) -> _T:
         if owner is None:
@@ -49,7 +49,7 @@ class staticproperty(Generic[_T]):
     def __init__(self, fget: Callable[[], _T]) -> None:
         self.fget = fget
         self.__doc__ = fget.__doc__
-        self.__name__ = getattr(fget, "__name__", type(self).__name__)
+        self.__name__: str = getattr(fget, "__name__", type(self).__name__)
 
     def __get__(self, instance: Any, owner: type | None = None) -> _T:
         return self.fget()

@@ -86,7 +86,7 @@ __all__ = (
     "retry_delay",
 )
 
-log = logging.getLogger(__name__)
+log: logging.Logger = logging.getLogger(__name__)
 
 FAILED = "FAILED"
 """The ``status`` of a task result whose input was refused (no run happened)."""
