@@ -175,6 +175,15 @@ def test_object_page_shows_halt_message_action_and_payload(operator, store):
     assert '<pre class="json">{\n  &#34;grade&#34;: 4\n}</pre>' in page
 
 
+def test_times_are_shown_with_their_zone(operator, store):
+    uuid = start_halted(store, "Ann")
+    oid = object_id(store, uuid)
+    modified = object_row(store, uuid).modified
+    page = operator.get(f"/objects/{oid}").text
+    shown = modified.strftime("%Y-%m-%d %H:%M:%S")
+    assert f'<time datetime="{modified.isoformat()}">{shown} UTC</time>' in page
+
+
 def test_object_page_offers_the_registered_choices(operator, store):
     uuid = start_halted(store, "Ann")
     page = operator.get(f"/objects/{object_id(store, uuid)}").text
