@@ -296,8 +296,12 @@ def _database_error(exc: BaseException) -> bool:
     return isinstance(exc, SQLAlchemyError)
 
 
-def _open_store(url: str, *, create: bool) -> Any:
-    """Open the store at ``url``; only ``create`` may create a new SQLite file."""
+def _open_store(url: str, *, create: bool, prepare: bool = True) -> Any:
+    """Open the store at ``url``; only ``create`` may create a new SQLite file.
+
+    ``prepare`` creates the tables of an empty database and checks the
+    schema revision of any other (the ``db`` commands look at it themselves).
+    """
     storage = _storage()
     try:
         store = storage.WorkflowStore(url)
@@ -315,6 +319,8 @@ def _open_store(url: str, *, create: bool) -> Any:
             f"no workflow database at {database!r}: run a workflow first, or"
             " point --db (or WORKFLOW_DB) at the right database"
         )
+    if not prepare:
+        return store
     try:
         store.create_all()
     except Exception as exc:
@@ -691,6 +697,34 @@ def _cmd_graph(args: argparse.Namespace, out: TextIO) -> int:
     return EXIT_OK
 
 
+def _print_schema(store: Any, status: Any, out: TextIO) -> int:
+    out.write(
+        f"database: {store.url.render_as_string(hide_password=True)}\n"
+        f"current: {status.shown_current}\nhead: {status.head}\n"
+        f"state: {status.state}\n"
+    )
+    return EXIT_OK
+
+
+def _cmd_db(args: argparse.Namespace, out: TextIO) -> int:
+    action = args.db_command
+    store = _open_store(args.db, create=action == "upgrade", prepare=False)
+    try:
+        schema = _storage().schema
+        if action == "current":
+            status = schema.schema_status(store)
+        elif action == "upgrade":
+            status = schema.upgrade(store, args.revision)
+        else:
+            try:
+                status = schema.downgrade(store, args.revision)
+            except ValueError as exc:
+                raise CommandError(str(exc)) from exc
+        return _print_schema(store, status, out)
+    finally:
+        store.dispose()
+
+
 # --------------------------------------------------------------------------
 # Command line
 
@@ -757,6 +791,19 @@ png and svg need Graphviz's `dot` program.
 example:
   workflow graph examples/grades.py:workflow
   workflow graph examples/grades.py:workflow --format png --output grades.png
+"""
+
+
+_DB_EPILOG = """\
+The workflow tables carry a schema revision (in the table
+workflow_alembic_version). A new version of the package may need a newer
+one: the other commands then refuse the database and name the command to
+run. `upgrade` also adopts a database made by workflow 2.2.0.
+
+example:
+  workflow db current
+  workflow db upgrade
+  workflow db downgrade 0001
 """
 
 
@@ -837,6 +884,25 @@ def build_parser() -> argparse.ArgumentParser:
     drawing.add_argument("--format", choices=graph.FORMATS, default="mermaid")
     drawing.add_argument("--output", metavar="FILE", help="write here, not to stdout")
     drawing.set_defaults(handler=_cmd_graph)
+
+    database = add("db", "show, upgrade or downgrade the database schema", _DB_EPILOG)
+    actions = database.add_subparsers(dest="db_command", metavar="ACTION")
+    actions.required = True
+    for action, summary in (
+        ("current", "show the database's schema revision and the one needed"),
+        ("upgrade", "upgrade the schema (default: to the newest revision)"),
+        ("downgrade", "downgrade the schema to an older revision"),
+    ):
+        parser_of_action = actions.add_parser(
+            action, help=summary, description=summary, parents=[common]
+        )
+        if action == "upgrade":
+            parser_of_action.add_argument(
+                "revision", metavar="REVISION", nargs="?", default="head"
+            )
+        elif action == "downgrade":
+            parser_of_action.add_argument("revision", metavar="REVISION")
+    database.set_defaults(handler=_cmd_db)
     return parser
 
 

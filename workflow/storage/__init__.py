@@ -6,8 +6,7 @@ resume, restart and list them from any process::
     from workflow.storage import WorkflowStore, registry, start, resume
 
     registry.register("grading", [check_grade, notify])
-    store = WorkflowStore("sqlite:///workflow.db")
-    store.create_all()
+    store = WorkflowStore("sqlite:///workflow.db")  # tables made on first use
     result = start("grading", [6, 5, 4], store)
     if result.status.name == "HALTED":
         result = resume(result.uuid, store)
@@ -30,6 +29,7 @@ from .api import (
 from .engine import StoredObject, StoredWorkflow, StoredWorkflowEngine
 from .errors import (
     DefinitionChangedError,
+    SchemaVersionError,
     UnknownWorkflowError,
     UnserializableDataError,
     WorkflowBusyError,
@@ -37,12 +37,14 @@ from .errors import (
 )
 from .models import ObjectRecord, WorkflowRecord, WorkflowStore
 from .registry import Registry, fingerprint, registry
+from .schema import downgrade, schema_status, upgrade
 
 __all__ = (
     "DefinitionChangedError",
     "ObjectInfo",
     "ObjectRecord",
     "Registry",
+    "SchemaVersionError",
     "StoredObject",
     "StoredWorkflow",
     "StoredWorkflowEngine",
@@ -54,6 +56,7 @@ __all__ = (
     "WorkflowRecord",
     "WorkflowResult",
     "WorkflowStore",
+    "downgrade",
     "fingerprint",
     "get_workflow",
     "list_halted_objects",
@@ -62,5 +65,7 @@ __all__ = (
     "registry",
     "restart",
     "resume",
+    "schema_status",
     "start",
+    "upgrade",
 )

@@ -621,7 +621,7 @@ class StoredWorkflowEngine(DbWorkflowEngine):
         eng.extra_data.update(extra)
         eng._saved_state = (-1, [0])
         now = utcnow()
-        with store.engine.begin() as conn:
+        with store.begin() as conn:
             conn.execute(
                 insert(_WF),
                 {
@@ -656,7 +656,7 @@ class StoredWorkflowEngine(DbWorkflowEngine):
             to this process.
         """
         uuid = str(uuid)
-        with store.engine.connect() as conn:
+        with store.connect() as conn:
             row = conn.execute(select(_WF).where(_WF.c.uuid == uuid)).first()
             if row is None:
                 raise WorkflowNotFoundError(
@@ -704,7 +704,7 @@ class StoredWorkflowEngine(DbWorkflowEngine):
         encoded = [
             (to_json(item, f"data[{index}]"), item) for index, item in enumerate(items)
         ]
-        with self.db_obj.store.engine.begin() as conn:
+        with self.db_obj.store.begin() as conn:
             return self._insert_objects(conn, encoded, utcnow(), start)
 
     def _insert_objects(
@@ -927,7 +927,7 @@ class StoredWorkflowEngine(DbWorkflowEngine):
                 " process died, take the workflow over with force=True",
                 db_obj.uuid,
             )
-        self._connection = connection = db_obj.store.engine.connect()
+        self._connection = connection = db_obj.store.connect()
         try:
             result = connection.execute(
                 _CLAIM_WORKFLOW,
@@ -998,7 +998,7 @@ class StoredWorkflowEngine(DbWorkflowEngine):
         if extra_json != db_obj._saved_extra_json:
             values["extra_data"] = dict(self.extra_data)
         if connection is None:
-            with db_obj.store.engine.connect() as own_connection:
+            with db_obj.store.connect() as own_connection:
                 self._execute(own_connection, values, object_values)
         else:
             self._execute(connection, values, object_values)
