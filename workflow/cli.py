@@ -17,6 +17,7 @@ import argparse
 import datetime
 import importlib
 import importlib.util
+import itertools
 import json
 import logging
 import os
@@ -45,6 +46,7 @@ __all__ = (
     "CommandError",
     "build_parser",
     "format_table",
+    "iter_data",
     "load_definition",
     "main",
     "parse_data",
@@ -73,6 +75,7 @@ _STATUS_EXIT = {
 _RESTART_WORDS = ("prev", "current", "next", "first")
 _UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 _CELL_WIDTH = 60
+_NO_DATA = object()
 # The first line of a top-level traceback, and the margin of its lines.
 _TRACEBACK_HEADERS = {
     "Traceback (most recent call last):": "",
@@ -262,6 +265,98 @@ def read_data(source: str | None, stdin: TextIO | None = None) -> list[Any]:
             ) from exc
     text = raw if isinstance(raw, str) else _decode(raw, shown)
     return parse_data(text, shown)
+
+
+def _numbered_lines(stream: Any, shown: str) -> Iterator[tuple[int, str]]:
+    """Yield ``(line number, text)`` for each line of a text or binary stream.
+
+    The text comes without its line ending, so that JSON errors name the
+    column on that line.
+    """
+    for number, raw in enumerate(stream, start=1):
+        if isinstance(raw, str):
+            line = raw
+        else:
+            try:
+                line = raw.decode("utf-8-sig" if number == 1 else "utf-8")
+            except UnicodeDecodeError as exc:
+                raise CommandError(f"{shown} line {number}: not UTF-8 text") from exc
+        if line.endswith("\n"):
+            line = line[:-1]
+        if line.endswith("\r"):
+            line = line[:-1]
+        yield number, line
+
+
+def _stream_values(stream: Any, shown: str) -> Iterator[Any]:
+    """Yield the objects of ``stream``, with the formats of :func:`parse_data`.
+
+    JSON Lines are read one line at a time. A text whose first line is an
+    unfinished JSON value (an array over several lines) is one JSON value,
+    so it is read whole, and what was read so far goes with it.
+    """
+    lines = _numbered_lines(stream, shown)
+    consumed = []
+    for number, line in lines:
+        consumed.append(line)
+        if not line.strip():
+            continue
+        if line.lstrip().startswith("["):
+            try:
+                first = json.loads(line)
+            except json.JSONDecodeError:
+                consumed.extend(text for _, text in lines)
+                yield from parse_data("\n".join(consumed), shown)
+                return
+            following = next(((n, text) for n, text in lines if text.strip()), None)
+            if following is None:
+                # The whole text is this one array: its items are the objects.
+                yield from first
+                return
+            yield first
+            number, line = following
+        yield _json_line(line, number, shown)
+        break
+    for number, line in lines:
+        if line.strip():
+            yield _json_line(line, number, shown)
+
+
+def _json_line(line: str, number: int, shown: str) -> Any:
+    try:
+        return json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise CommandError(
+            f"{shown} line {number}: invalid JSON ({exc.msg}, column {exc.colno})"
+        ) from exc
+
+
+def iter_data(source: str | None, stdin: TextIO | None = None) -> Iterator[Any]:
+    """Yield the objects to process from a file, or from stdin for ``"-"``.
+
+    The formats are those of :func:`parse_data` and :func:`read_data`, but
+    JSON Lines are read as a stream, a line at a time, so that a file of
+    any length is never held in memory whole. ``None`` gives no objects.
+
+    :param source: a file path, ``"-"`` or ``None``.
+    :param stdin: the stream ``"-"`` reads (default :data:`sys.stdin`).
+    :raises CommandError: when the file cannot be read or holds invalid JSON
+        (raised as the iteration gets there).
+    """
+    if source is None:
+        return
+    if source == "-":
+        stream = stdin if stdin is not None else sys.stdin
+        yield from _stream_values(getattr(stream, "buffer", stream), "<stdin>")
+        return
+    try:
+        data_file = open(source, "rb")  # noqa: SIM115 (closed below, as it ends)
+    except OSError as exc:
+        raise CommandError(
+            f"cannot read data file {source!r}: {exc.strerror or exc}"
+        ) from exc
+    with data_file:
+        yield from _stream_values(data_file, source)
 
 
 # --------------------------------------------------------------------------
@@ -460,21 +555,19 @@ class _Progress:
         self.lock = threading.Lock()
 
     def started(self, sender: Any, **kwargs: Any) -> None:
-        if self.engine is None and hasattr(sender, "db_obj"):
+        if self.engine is None and hasattr(sender, "status_counts"):
             self.engine = sender
 
     def text(self) -> str | None:
         engine = self.engine
         if engine is None:
             return None
-        counts = {"COMPLETED": 0, "HALTED": 0, "ERROR": 0}
-        objects = list(engine.objects)
-        for obj in objects:
-            status = getattr(getattr(obj, "status", None), "name", None)
-            if status in counts:
-                counts[status] += 1
+        # The stored engine counts its objects by status as it saves them:
+        # reading them from this thread would load them all, under its feet.
+        counts = engine.status_counts()
+        total = sum(counts.values())
         return (
-            f"progress: {counts['COMPLETED']}/{len(objects)} done,"
+            f"progress: {counts['COMPLETED']}/{total} done,"
             f" halted: {counts['HALTED']}, errors: {counts['ERROR']}"
         )
 
@@ -527,7 +620,12 @@ def _run_with_progress(action: Any, out: TextIO) -> Any:
 
 def _cmd_run(args: argparse.Namespace, out: TextIO) -> int:
     name, tasks = load_definition(args.definition)
-    data = read_data(args.data)
+    # The data are streamed into the database; the first object is read
+    # now, so that a missing or unreadable file is refused before a
+    # database is created for it.
+    values = iter_data(args.data)
+    first = next(values, _NO_DATA)
+    data = iter(()) if first is _NO_DATA else itertools.chain([first], values)
     store = _open_store(args.db, create=True)
     try:
         storage = _storage()
