@@ -75,15 +75,11 @@ _WF = WorkflowRecord.__table__
 _OBJ = ObjectRecord.__table__
 
 # Statements compiled once; the SET clause comes from the parameter keys.
-_UPDATE_WORKFLOW = update(_WF).where(
-    _WF.c.uuid == bindparam("w_uuid"), _WF.c.version == bindparam("w_version")
-)
 _CLAIM_WORKFLOW = update(_WF).where(
     _WF.c.uuid == bindparam("w_uuid"),
     _WF.c.version == bindparam("w_version"),
     _WF.c.status == bindparam("w_status"),
 )
-_UPDATE_OBJECT = update(_OBJ).where(_OBJ.c.id == bindparam("o_id"))
 _SELECT_OBJECTS = (
     select(_OBJ)
     .where(
@@ -94,6 +90,73 @@ _SELECT_OBJECTS = (
 )
 
 _RESTART_WORDS = ("prev", "current", "next", "first")
+
+
+class _DriverStatements:
+    """The saves of a run, as SQL for the database driver itself.
+
+    A run writes the same few statements at every object boundary. Sent
+    through :meth:`~sqlalchemy.engine.Connection.exec_driver_sql`, they
+    skip SQLAlchemy's per-statement compilation and type processing, while
+    SQLAlchemy still owns the connection, its transaction and its events.
+    The JSON columns get the text the data check already made (encoded
+    once), except ``callback_pos`` and ``halt_payload``, encoded here; the
+    timestamps go through the column type's own processing, so rows are
+    the same as SQLAlchemy writes them.
+    """
+
+    _JSON_ENCODED_HERE = frozenset({"callback_pos", "halt_payload"})
+
+    def __init__(self, dialect: Any) -> None:
+        self.marker = "?" if dialect.paramstyle in ("qmark", "numeric") else "%s"
+        self.timestamp: Callable[[Any], Any] = _OBJ.c.modified.type.bind_processor(
+            dialect
+        ) or (lambda value: value)
+        self._sql: dict[tuple[str, tuple[str, ...]], str] = {}
+
+    def _update(
+        self, table: str, where: tuple[str, ...], values: dict[str, Any]
+    ) -> tuple[str, tuple[Any, ...]]:
+        columns = tuple(name for name in values if name not in _ROW_KEY_NAMES)
+        sql = self._sql.get((table, columns))
+        if sql is None:
+            marker = self.marker
+            assignments = ", ".join(f"{name}={marker}" for name in columns)
+            conditions = " AND ".join(f"{name} = {marker}" for name in where)
+            sql = f"UPDATE {table} SET {assignments} WHERE {conditions}"
+            self._sql[(table, columns)] = sql
+        parameters = []
+        for name in columns:
+            value = values[name]
+            if name == "modified":
+                value = self.timestamp(value)
+            elif name in self._JSON_ENCODED_HERE and value is not None:
+                value = _encoder.encode(value)
+            parameters.append(value)
+        parameters.extend(values[_ROW_KEYS[name]] for name in where)
+        return sql, tuple(parameters)
+
+    def update_workflow(self, values: dict[str, Any]) -> tuple[str, tuple[Any, ...]]:
+        """The workflow's save, conditioned on its uuid and version."""
+        return self._update("workflow_workflow", ("uuid", "version"), values)
+
+    def update_object(self, values: dict[str, Any]) -> tuple[str, tuple[Any, ...]]:
+        """An object's save."""
+        return self._update("workflow_object", ("id",), values)
+
+
+# The keys of a save's values that name the row it updates, by column.
+_ROW_KEYS = {"uuid": "w_uuid", "version": "w_version", "id": "o_id"}
+_ROW_KEY_NAMES = frozenset(_ROW_KEYS.values())
+_driver_statements: dict[tuple[type, str], _DriverStatements] = {}
+
+
+def _statements(dialect: Any) -> _DriverStatements:
+    key = (type(dialect), dialect.paramstyle)
+    statements = _driver_statements.get(key)
+    if statements is None:
+        statements = _driver_statements[key] = _DriverStatements(dialect)
+    return statements
 
 
 _JSON_ADVICE = (
@@ -401,10 +464,11 @@ class StoredObject:
                     raise
         pending = self._pending_json
         if pending is not None:
+            # The JSON text goes to the database as it is: encoded once.
             if pending[0] != self._saved_data_json:
-                values["data"] = self.data
+                values["data"] = pending[0]
             if pending[1] != self._saved_extra_json:
-                values["extra_data"] = self.extra_data
+                values["extra_data"] = pending[1]
         if self._halt_pending:
             values["halt_message"] = self.halt_message
             values["halt_action"] = self.halt_action
@@ -1249,7 +1313,7 @@ class StoredWorkflowEngine(DbWorkflowEngine):
             # this very extra_data. The extra_data last stored stay as they are.
             extra_json = db_obj._saved_extra_json
         if extra_json != db_obj._saved_extra_json:
-            values["extra_data"] = dict(self.extra_data)
+            values["extra_data"] = extra_json
         if connection is None:
             with db_obj.store.connect() as own_connection:
                 self._execute(own_connection, values, object_values)
@@ -1266,17 +1330,19 @@ class StoredWorkflowEngine(DbWorkflowEngine):
         workflow_values: dict[str, Any],
         object_values: dict[str, Any] | None,
     ) -> None:
+        statements = _statements(connection.dialect)
         try:
-            if connection.execute(_UPDATE_WORKFLOW, workflow_values).rowcount != 1:
+            sql, parameters = statements.update_workflow(workflow_values)
+            if connection.exec_driver_sql(sql, parameters).rowcount != 1:
                 raise WorkflowBusyError(
                     f"Workflow {self.db_obj.uuid} was taken over by another"
                     " process; this process stops running it",
                     self.db_obj.uuid,
                 )
             for staged in self._staged:
-                connection.execute(_UPDATE_OBJECT, staged)
+                connection.exec_driver_sql(*statements.update_object(staged))
             if object_values is not None:
-                connection.execute(_UPDATE_OBJECT, object_values)
+                connection.exec_driver_sql(*statements.update_object(object_values))
             self._staged = []
             connection.commit()
         except BaseException:
