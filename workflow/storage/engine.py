@@ -31,6 +31,7 @@ import itertools
 import json
 import json.encoder
 import math
+import re
 import sys
 import threading
 import uuid as uuid_module
@@ -251,6 +252,9 @@ class _Encoder(threading.local):
 
 
 _encoder = _Encoder()
+# How the encoder writes an int, float, bool or None key (the separators are
+# fixed above); a string key can read so too, but never the other way round.
+_CONVERTED_KEY = re.compile(r'"(?:-?\d[\d.eE+-]*|true|false|null)":')
 _PLAIN_TYPES = frozenset({str, int, float, bool, type(None)})
 
 
@@ -259,26 +263,25 @@ def _has_non_string_key(value: Any) -> bool:
 
     The JSON encoder turns ``1``, ``1.5``, ``True`` and ``None`` keys into
     strings without a word, so this is the one problem it cannot report.
-    ``value`` was encoded already, so it holds no cycle and only JSON types:
-    the scan sorts whole containers by type at C speed, and looks inside
-    only those that hold containers.
+    ``value`` was encoded already, so it holds no cycle and only JSON types.
+    The scan goes a level of nesting at a time, and leaves the loops over
+    keys to C: ``str.join`` refuses any key that is not a string.
     """
-    if type(value) in _PLAIN_TYPES:
-        return False
-    todo = [value]
-    while todo:
-        item = todo.pop()
-        if isinstance(item, dict):
-            for kind in set(map(type, item)):
-                if not issubclass(kind, str):
-                    return True
-            values: Any = item.values()
-        elif isinstance(item, (list, tuple)):
-            values = item
-        else:
-            continue
-        if not set(map(type, values)) <= _PLAIN_TYPES:
-            todo.extend(value for value in values if type(value) not in _PLAIN_TYPES)
+    level = [value]
+    while level:
+        dicts = [item for item in level if isinstance(item, dict)]
+        if dicts:
+            try:
+                "".join(itertools.chain.from_iterable(dicts))
+            except TypeError:
+                return True
+        children = itertools.chain(
+            itertools.chain.from_iterable(map(dict.values, dicts)),
+            itertools.chain.from_iterable(
+                item for item in level if isinstance(item, (list, tuple))
+            ),
+        )
+        level = [child for child in children if type(child) not in _PLAIN_TYPES]
     return False
 
 
@@ -299,7 +302,9 @@ def to_json(value: Any, where: str) -> str:
     except (TypeError, ValueError, RecursionError) as failure:
         _encoder.reset()
         _explain(value, where, failure)
-    if _has_non_string_key(value):
+    # A key the encoder converted reads "1":, "true": ... in the text: only
+    # then (or for string keys that look so) is the value scanned.
+    if _CONVERTED_KEY.search(text) and _has_non_string_key(value):
         _explain(value, where, None)
     return text
 
