@@ -62,8 +62,10 @@ from .models import ObjectRecord, WorkflowRecord, WorkflowStore, utcnow
 from .registry import Registry, fingerprint, registry
 
 __all__ = (
+    "BATCH_SIZE",
     "StoredActionMapper",
     "StoredObject",
+    "StoredObjects",
     "StoredProcessingFactory",
     "StoredTransitionActions",
     "StoredWorkflow",

@@ -33,6 +33,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import sqlalchemy
 from sqlalchemy import Connection, inspect, text
 
 from ..version import __version__
@@ -40,7 +41,7 @@ from .errors import SchemaVersionError
 from .models import SCHEMA_REVISION, Base
 
 if TYPE_CHECKING:
-    from alembic.config import Config
+    import alembic.config
 
     from .models import WorkflowStore
 
@@ -137,7 +138,7 @@ def include_object(
     return not is_workflow_object(object, name, type_, reflected, compare_to)
 
 
-def alembic_config(connection: Connection) -> Config:
+def alembic_config(connection: sqlalchemy.Connection) -> alembic.config.Config:
     """Return an Alembic :class:`~alembic.config.Config` for our migrations.
 
     Alembic commands (:mod:`alembic.command`) run with it work on
