@@ -54,9 +54,9 @@ import tempfile
 import time
 import tracemalloc
 from collections.abc import Iterator
-from typing import Any, Callable
+from typing import Any, Callable, cast
 
-from sqlalchemy import bindparam, create_engine, insert, select, update
+from sqlalchemy import Table, bindparam, create_engine, insert, select, update
 
 from workflow.storage import WorkflowStore, registry, start
 from workflow.storage.engine import BATCH_SIZE, to_json
@@ -89,8 +89,8 @@ SQLITE_CORE_TARGET_RECORD = 1.2
 POSTGRESQL_RAW_TARGET = 1.3
 CHECK_TARGET = 1.3
 NAME = "benchmark-storage"
-WF = WorkflowRecord.__table__
-OBJ = ObjectRecord.__table__
+WF = cast(Table, WorkflowRecord.__table__)
+OBJ = cast(Table, ObjectRecord.__table__)
 
 
 def make_data_task(number: int) -> Callable[[Any, Any], None]:

@@ -38,9 +38,9 @@ import uuid as uuid_module
 import weakref
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any, Callable, NoReturn, overload
+from typing import Any, Callable, NoReturn, cast, overload
 
-from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy import Table, bindparam, func, insert, select, update
 
 from ..engine import ActionMapper, ProcessingFactory, TransitionActions
 from ..engine_db import (
@@ -74,8 +74,9 @@ __all__ = (
     "to_json",
 )
 
-_WF = WorkflowRecord.__table__
-_OBJ = ObjectRecord.__table__
+# Tables, not the FromClause the declarative attribute is typed as.
+_WF = cast(Table, WorkflowRecord.__table__)
+_OBJ = cast(Table, ObjectRecord.__table__)
 
 # Statements compiled once; the SET clause comes from the parameter keys.
 _CLAIM_WORKFLOW = update(_WF).where(
