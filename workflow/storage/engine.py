@@ -117,6 +117,14 @@ class _DriverStatements:
             dialect
         ) or (lambda value: value)
         self._sql: dict[tuple[str, tuple[str, ...]], str] = {}
+        columns = (
+            "workflow_uuid, position, data, extra_data, status, callback_pos,"
+            " created, modified"
+        )
+        self.insert_objects = (
+            f"INSERT INTO workflow_object ({columns})"
+            f" VALUES ({', '.join([self.marker] * 8)})"
+        )
 
     def _update(
         self, table: str, where: tuple[str, ...], values: dict[str, Any]
@@ -855,7 +863,7 @@ class StoredWorkflowEngine(DbWorkflowEngine):
         self.objects = db_obj.objects = self._stored_objects
         # How many objects have each status, kept up to date by the saves,
         # so that progress reports need not load the objects.
-        self._status_counts = dict.fromkeys(ObjectStatus, 0)
+        self._status_counts = {status.value: 0 for status in ObjectStatus}
         self._depth = 0
         self._connection: Any = None
         self._saved_state: tuple[int, list[int]] | None = None
@@ -937,7 +945,7 @@ class StoredWorkflowEngine(DbWorkflowEngine):
             )
             count = eng._insert_objects(conn, items, now, 0)
         eng._stored_objects._length = count
-        eng._status_counts[ObjectStatus.INITIAL] = count
+        eng._status_counts[ObjectStatus.INITIAL.value] = count
         return eng
 
     @classmethod
@@ -989,7 +997,7 @@ class StoredWorkflowEngine(DbWorkflowEngine):
         eng.state.callback_pos = list(row.callback_pos)
         eng._saved_state = (row.token_pos, list(row.callback_pos))
         for status, count in counts:
-            eng._status_counts[ObjectStatus(status)] = count
+            eng._status_counts[status] = count
         eng._stored_objects._length = sum(count for _, count in counts)
         return eng
 
@@ -997,12 +1005,19 @@ class StoredWorkflowEngine(DbWorkflowEngine):
         """How many of the workflow's objects have each status, by status name.
 
         Kept up to date by the saves of this engine, without reading the
-        objects: what progress reports use.
+        objects: what progress reports use. A status that is not an
+        :class:`~workflow.engine_db.ObjectStatus` is named by its value.
         """
-        return {status.name: count for status, count in self._status_counts.items()}
+        names = {status.value: status.name for status in ObjectStatus}
+        # An application's own statuses are stored as their values.
+        return {
+            names.get(value, str(value)): count
+            for value, count in self._status_counts.items()
+        }
 
     def _count(self, old: Any, new: Any) -> None:
         counts = self._status_counts
+        old, new = old.value, new.value
         if old in counts and new in counts:
             counts[old] -= 1
             counts[new] += 1
@@ -1042,7 +1057,7 @@ class StoredWorkflowEngine(DbWorkflowEngine):
                 for index, (object_id, text) in enumerate(zip(ids, encoded))
             ]
         self._stored_objects._append(new)
-        self._status_counts[ObjectStatus.INITIAL] += len(new)
+        self._status_counts[ObjectStatus.INITIAL.value] += len(new)
         return new
 
     def _insert_objects(
@@ -1053,29 +1068,22 @@ class StoredWorkflowEngine(DbWorkflowEngine):
         :returns: how many were inserted.
         """
         uuid = self.db_obj.uuid
+        statements = _statements(conn.dialect)
+        stamp = statements.timestamp(now)
+        initial = ObjectStatus.INITIAL.value
         position = start
         while True:
             batch = []
             for item in itertools.islice(items, BATCH_SIZE):
-                # Checked here, as each batch is read: the caller's
-                # transaction undoes the batches before a bad item.
-                to_json(item, f"data[{position}]")
-                batch.append(
-                    {
-                        "workflow_uuid": uuid,
-                        "position": position,
-                        "data": item,
-                        "extra_data": {},
-                        "status": ObjectStatus.INITIAL.value,
-                        "callback_pos": [0],
-                        "created": now,
-                        "modified": now,
-                    }
-                )
+                # Checked here, as each batch is read (the caller's
+                # transaction undoes the batches before a bad item), and
+                # the checked text is what is stored.
+                text = to_json(item, f"data[{position}]")
+                batch.append((uuid, position, text, "{}", initial, "[0]", stamp, stamp))
                 position += 1
             if not batch:
                 return position - start
-            conn.execute(insert(_OBJ), batch)
+            conn.exec_driver_sql(statements.insert_objects, batch)
 
     def _object_from_row(self, row: Any) -> StoredObject:
         extra = row.extra_data if row.extra_data is not None else {}
