@@ -403,7 +403,7 @@ def test_cli_page_session_uses_every_command() -> None:
         for command in CLI_COMMANDS
         if command.text.startswith("workflow ")
     }
-    assert used == {"run", "list", "show", "resume", "restart", "graph"}
+    assert used == {"run", "list", "show", "resume", "restart", "graph", "db"}
 
 
 # ---------------------------------------------------------------------------
