@@ -55,6 +55,9 @@ def test_the_replicas_write_the_engines_rows_on_postgresql(postgresql_url):
     engine_rows = rows_of(postgresql_url, BENCH.run_engine, 0)
     assert rows_of(postgresql_url, BENCH.run_core, 0) == engine_rows
     assert rows_of(postgresql_url, BENCH.run_raw_postgresql, 0) == engine_rows
+    assert rows_of(postgresql_url, BENCH.run_raw_postgresql_pipelined, 0) == (
+        engine_rows
+    )
 
 
 def test_the_quick_run_reports_every_part():
