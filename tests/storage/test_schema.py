@@ -149,7 +149,7 @@ def test_an_empty_database_is_created_at_the_head_revision_on_first_use(store):
     assert version_rows(store) == [(SCHEMA_REVISION,)]
 
 
-def test_the_schema_revision_of_the_models_is_the_newest_shipped(store):
+def test_the_schema_revision_of_the_models_is_the_newest_shipped():
     assert head_revision() == SCHEMA_REVISION
 
 
