@@ -20,9 +20,9 @@ up where another one left it:
   (``force=True``) stops at its next save instead of writing over the new
   owner.
 * The engine's objects are a :class:`StoredObjects` sequence that loads
-  them a batch at a time; only links to the engine that are weak lead back
-  from an object or the workflow record, so a run holds a batch of objects,
-  not all of them, and frees each as soon as nothing else holds it.
+  them a batch at a time, and the objects and the workflow record link back
+  to the engine only weakly: a run holds a batch of objects, not all of
+  them, and frees each as soon as nothing else holds it.
 * A process killed in the middle of an object leaves the workflow RUNNING,
   the objects done before COMPLETED and the interrupted one RUNNING at the
   task position saved when it started. ``resume(force=True)`` takes such a
