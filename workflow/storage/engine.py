@@ -268,11 +268,22 @@ class _Encoder(threading.local):
 
 _encoder = _Encoder()
 # What the encoder makes of an int, float, bool or None key (the separators
-# are fixed above): a quoted key of number characters, or of the letters of
-# true, false and null. A string key may read so too (then the value is
-# scanned for nothing), never the other way round. Character classes only:
-# an alternation tried at every quote would cost half an encoding.
-_CONVERTED_KEY = re.compile(r'"[-0-9tfn][0-9.eE+rulsa-]*":')
+# are fixed above). A string key may read so too (then the value is scanned
+# for nothing), never the other way round. The text is searched with
+# character classes only (an alternation tried at every quote would cost
+# half an encoding); the rare candidates are then matched exactly.
+_KEY_LIKE_CONVERTED = re.compile(r'"[-0-9tfn][0-9.eE+rulsa-]*":')
+_CONVERTED_KEY = re.compile(r'"(?:-?[0-9][0-9.eE+-]*|true|false|null)":')
+
+
+def _may_have_converted_key(text: str) -> bool:
+    """Whether the encoded ``text`` holds a key that may not have been a string."""
+    return any(
+        _CONVERTED_KEY.fullmatch(candidate.group())
+        for candidate in _KEY_LIKE_CONVERTED.finditer(text)
+    )
+
+
 _PLAIN_TYPES = frozenset({str, int, float, bool, type(None)})
 
 
@@ -322,7 +333,7 @@ def to_json(value: Any, where: str) -> str:
         _explain(value, where, failure)
     # A key the encoder converted reads "1":, "true": ... in the text: only
     # then (or for string keys that look so) is the value scanned.
-    if _CONVERTED_KEY.search(text) and _has_non_string_key(value):
+    if _may_have_converted_key(text) and _has_non_string_key(value):
         _explain(value, where, None)
     return text
 
