@@ -675,9 +675,10 @@ def round_trips(url: str) -> int:
 
 def big_record(size: int) -> dict[str, Any]:
     """A record of about ``size`` bytes of JSON, with nesting and many fields."""
+    # Each author takes about 75 bytes of JSON.
     authors = [
         {"name": f"Author {index}", "affiliation": "University of Somewhere"}
-        for index in range(size // 200)
+        for index in range(size // 75)
     ]
     return {
         "id": 12345,
