@@ -252,10 +252,11 @@ def prepare(store: WorkflowStore) -> None:
     status = schema_status(store)
     if status.state == UP_TO_DATE:
         return
-    if status.state != EMPTY:
-        raise _refusal(store, status)
     from alembic import command
 
+    # Decided again under the lock: without it, another process creating
+    # the tables may commit between the reads above (on PostgreSQL each
+    # statement sees the latest commits), which would look unversioned.
     with _locked(store) as connection:
         status = _status(connection)
         if status.state == EMPTY:
