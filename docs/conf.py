@@ -82,7 +82,15 @@ _STDLIB = getattr(  # sys.stdlib_module_names is new in Python 3.10
         "warnings",
     ),
 )  # fmt: skip
-_THIRD_PARTY = ("blinker", "sqlalchemy", "celery", "kombu", "psycopg", "redis")
+_THIRD_PARTY = (
+    "alembic",
+    "blinker",
+    "sqlalchemy",
+    "celery",
+    "kombu",
+    "psycopg",
+    "redis",
+)
 _OUTSIDE_MODULES = "({})".format(
     "|".join(
         name.replace(".", r"\.")

@@ -423,6 +423,7 @@ def test_cli_page_session_uses_every_command() -> None:
         "graph",
         "delete",
         "prune",
+        "db",
     }
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import functools
+import itertools
 import json
 import logging
 import os
@@ -61,6 +62,7 @@ __all__ = (
     "CommandError",
     "build_parser",
     "format_table",
+    "iter_data",
     "load_definition",
     "main",
     "parse_data",
@@ -97,6 +99,7 @@ _STATUS_EXIT = {
     "ERROR": EXIT_ERROR,
 }
 _CELL_WIDTH = 60
+_NO_DATA = object()
 # The first line of a top-level traceback, and the margin of its lines.
 _TRACEBACK_HEADERS = {
     "Traceback (most recent call last):": "",
@@ -244,6 +247,98 @@ def read_data(source: str | None, stdin: TextIO | None = None) -> list[Any]:
     return parse_data(text, shown)
 
 
+def _numbered_lines(stream: Any, shown: str) -> Iterator[tuple[int, str]]:
+    """Yield ``(line number, text)`` for each line of a text or binary stream.
+
+    The text comes without its line ending, so that JSON errors name the
+    column on that line.
+    """
+    for number, raw in enumerate(stream, start=1):
+        if isinstance(raw, str):
+            line = raw
+        else:
+            try:
+                line = raw.decode("utf-8-sig" if number == 1 else "utf-8")
+            except UnicodeDecodeError as exc:
+                raise CommandError(f"{shown} line {number}: not UTF-8 text") from exc
+        if line.endswith("\n"):
+            line = line[:-1]
+        if line.endswith("\r"):
+            line = line[:-1]
+        yield number, line
+
+
+def _stream_values(stream: Any, shown: str) -> Iterator[Any]:
+    """Yield the objects of ``stream``, with the formats of :func:`parse_data`.
+
+    JSON Lines are read one line at a time. A text whose first line is an
+    unfinished JSON value (an array over several lines) is one JSON value,
+    so it is read whole, and what was read so far goes with it.
+    """
+    lines = _numbered_lines(stream, shown)
+    consumed = []
+    for number, line in lines:
+        consumed.append(line)
+        if not line.strip():
+            continue
+        if line.lstrip().startswith("["):
+            try:
+                first = json.loads(line)
+            except json.JSONDecodeError:
+                consumed.extend(text for _, text in lines)
+                yield from parse_data("\n".join(consumed), shown)
+                return
+            following = next(((n, text) for n, text in lines if text.strip()), None)
+            if following is None:
+                # The whole text is this one array: its items are the objects.
+                yield from first
+                return
+            yield first
+            number, line = following
+        yield _json_line(line, number, shown)
+        break
+    for number, line in lines:
+        if line.strip():
+            yield _json_line(line, number, shown)
+
+
+def _json_line(line: str, number: int, shown: str) -> Any:
+    try:
+        return json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise CommandError(
+            f"{shown} line {number}: invalid JSON ({exc.msg}, column {exc.colno})"
+        ) from exc
+
+
+def iter_data(source: str | None, stdin: TextIO | None = None) -> Iterator[Any]:
+    """Yield the objects to process from a file, or from stdin for ``"-"``.
+
+    The formats are those of :func:`parse_data` and :func:`read_data`, but
+    JSON Lines are read as a stream, a line at a time, so that a file of
+    any length is never held in memory whole. ``None`` gives no objects.
+
+    :param source: a file path, ``"-"`` or ``None``.
+    :param stdin: the stream ``"-"`` reads (default :data:`sys.stdin`).
+    :raises CommandError: when the file cannot be read or holds invalid JSON
+        (raised as the iteration gets there).
+    """
+    if source is None:
+        return
+    if source == "-":
+        stream = stdin if stdin is not None else sys.stdin
+        yield from _stream_values(getattr(stream, "buffer", stream), "<stdin>")
+        return
+    try:
+        data_file = open(source, "rb")  # noqa: SIM115 (closed below, as it ends)
+    except OSError as exc:
+        raise CommandError(
+            f"cannot read data file {source!r}: {exc.strerror or exc}"
+        ) from exc
+    with data_file:
+        yield from _stream_values(data_file, source)
+
+
 # --------------------------------------------------------------------------
 # Storage
 
@@ -301,8 +396,12 @@ def _missing_driver(url: str, exc: BaseException) -> str | None:
     )
 
 
-def _open_store(url: str, *, create: bool) -> Any:
-    """Open the store at ``url``; only ``create`` may create a new SQLite file."""
+def _open_store(url: str, *, create: bool, prepare: bool = True) -> Any:
+    """Open the store at ``url``; only ``create`` may create a new SQLite file.
+
+    ``prepare`` creates the tables of an empty database and checks the
+    schema revision of any other (the ``db`` commands look at it themselves).
+    """
     storage = _storage()
     try:
         store = storage.WorkflowStore(url)
@@ -323,6 +422,8 @@ def _open_store(url: str, *, create: bool) -> Any:
             f"no workflow database at {database!r}: run a workflow first, or"
             " point --db (or WORKFLOW_DB) at the right database"
         )
+    if not prepare:
+        return store
     try:
         store.create_all()
     except Exception as exc:
@@ -680,7 +781,12 @@ def _run_engine(
 
 def _cmd_run(args: argparse.Namespace, out: TextIO) -> int:
     name, tasks = load_definition(args.definition)
-    data = read_data(args.data)
+    # The data are streamed into the database; the first object is read
+    # now, so that a missing or unreadable file is refused before a
+    # database is created for it.
+    values = iter_data(args.data)
+    first = next(values, _NO_DATA)
+    data = iter(()) if first is _NO_DATA else itertools.chain([first], values)
     store = _open_store(args.db, create=True)
     try:
         _storage().registry.register(name, tasks)
@@ -983,6 +1089,34 @@ def _cmd_prune(args: argparse.Namespace, out: TextIO) -> int:
     return EXIT_OK
 
 
+def _print_schema(store: Any, status: Any, out: TextIO) -> int:
+    out.write(
+        f"database: {store.url.render_as_string(hide_password=True)}\n"
+        f"current: {status.shown_current}\nhead: {status.head}\n"
+        f"state: {status.state}\n"
+    )
+    return EXIT_OK
+
+
+def _cmd_db(args: argparse.Namespace, out: TextIO) -> int:
+    action = args.db_command
+    store = _open_store(args.db, create=action == "upgrade", prepare=False)
+    try:
+        schema = _storage().schema
+        if action == "current":
+            status = schema.schema_status(store)
+        elif action == "upgrade":
+            status = schema.upgrade(store, args.revision)
+        else:
+            try:
+                status = schema.downgrade(store, args.revision)
+            except ValueError as exc:
+                raise CommandError(str(exc)) from exc
+        return _print_schema(store, status, out)
+    finally:
+        store.dispose()
+
+
 # --------------------------------------------------------------------------
 # Command line
 
@@ -1119,6 +1253,19 @@ hold secrets are better given through their environment variables.
 
 example:
   workflow serve --db sqlite:///workflow.db --import myapp.flows
+"""
+
+
+_DB_EPILOG = """\
+The workflow tables carry a schema revision (in the table
+workflow_alembic_version). A new version of the package may need a newer
+one: the other commands then refuse the database and name the command to
+run. `upgrade` also adopts a database made by workflow 2.2.0.
+
+example:
+  workflow db current
+  workflow db upgrade
+  workflow db downgrade 0001
 """
 
 
@@ -1309,6 +1456,24 @@ def build_parser() -> argparse.ArgumentParser:
         "--secret-key", help="signs the session cookie (default: $WORKFLOW_WEB_SECRET)"
     )
     serving.set_defaults(handler=_cmd_serve)
+    database = add("db", "show, upgrade or downgrade the database schema", _DB_EPILOG)
+    actions = database.add_subparsers(dest="db_command", metavar="ACTION")
+    actions.required = True
+    for action, summary in (
+        ("current", "show the database's schema revision and the one needed"),
+        ("upgrade", "upgrade the schema (default: to the newest revision)"),
+        ("downgrade", "downgrade the schema to an older revision"),
+    ):
+        parser_of_action = actions.add_parser(
+            action, help=summary, description=summary, parents=[common]
+        )
+        if action == "upgrade":
+            parser_of_action.add_argument(
+                "revision", metavar="REVISION", nargs="?", default="head"
+            )
+        elif action == "downgrade":
+            parser_of_action.add_argument("revision", metavar="REVISION")
+    database.set_defaults(handler=_cmd_db)
     return parser
 
 

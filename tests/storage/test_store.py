@@ -24,6 +24,7 @@ def test_create_all_creates_the_tables_and_indexes_and_can_run_again(store):
     store.create_all()
     inspector = inspect(store.engine)
     assert sorted(inspector.get_table_names()) == [
+        "workflow_alembic_version",
         "workflow_object",
         "workflow_workflow",
     ]

@@ -6,8 +6,7 @@ resume, restart and list them from any process::
     from workflow.storage import WorkflowStore, registry, start, resume
 
     registry.register("grading", [check_grade, notify])
-    store = WorkflowStore("sqlite:///workflow.db")
-    store.create_all()
+    store = WorkflowStore("sqlite:///workflow.db")  # tables made on first use
     result = start("grading", [6, 5, 4], store)
     if result.status.name == "HALTED":
         result = resume(result.uuid, store)
@@ -38,6 +37,7 @@ from .engine import StoredObject, StoredWorkflow, StoredWorkflowEngine
 from .errors import (
     AmbiguousUuidError,
     DefinitionChangedError,
+    SchemaVersionError,
     UnknownWorkflowError,
     UnserializableDataError,
     WorkflowBusyError,
@@ -45,6 +45,7 @@ from .errors import (
 )
 from .models import ObjectRecord, WorkflowRecord, WorkflowStore
 from .registry import Registry, fingerprint, registry
+from .schema import downgrade, schema_status, upgrade
 
 __all__ = (
     "AmbiguousUuidError",
@@ -52,6 +53,7 @@ __all__ = (
     "ObjectInfo",
     "ObjectRecord",
     "Registry",
+    "SchemaVersionError",
     "StoredObject",
     "StoredWorkflow",
     "StoredWorkflowEngine",
@@ -65,6 +67,7 @@ __all__ = (
     "WorkflowStore",
     "count_objects",
     "delete_workflow",
+    "downgrade",
     "fingerprint",
     "get_object",
     "get_workflow",
@@ -78,5 +81,7 @@ __all__ = (
     "restart",
     "resume",
     "run_engine",
+    "schema_status",
     "start",
+    "upgrade",
 )

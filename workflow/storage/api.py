@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, Callable, cast
 
 from sqlalchemy import case, delete, func, select, update
@@ -211,7 +212,7 @@ def run_engine(
 
 def start(
     name: str,
-    data: list[Any],
+    data: Iterable[Any],
     store: WorkflowStore,
     *,
     stop_on_halt: bool = True,
@@ -221,7 +222,8 @@ def start(
 
     :param name: the definition's name in :data:`~workflow.storage.registry`
         (or an import path, ``"package.module:attribute"``).
-    :param data: one JSON value per object.
+    :param data: one JSON value per object: a list, a tuple, or an iterator
+        (read once, a batch at a time, never held whole).
     :param store: where to store the workflow.
     :param stop_on_halt: when false, a halted object is left HALTED and the
         run goes on with the next object.

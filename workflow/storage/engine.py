@@ -19,6 +19,10 @@ up where another one left it:
   checks the version again, so a process whose workflow was taken over
   (``force=True``) stops at its next save instead of writing over the new
   owner.
+* The engine's objects are a :class:`StoredObjects` sequence that loads
+  them a batch at a time, and the objects and the workflow record link back
+  to the engine only weakly: a run holds a batch of objects, not all of
+  them, and frees each as soon as nothing else holds it.
 * A process killed in the middle of an object leaves the workflow RUNNING,
   the objects done before COMPLETED and the interrupted one RUNNING at the
   task position saved when it started. ``resume(force=True)`` takes such a
@@ -27,15 +31,20 @@ up where another one left it:
 
 from __future__ import annotations
 
+import itertools
 import json
+import json.encoder
 import math
+import re
 import sys
+import threading
 import uuid as uuid_module
-from collections.abc import Iterator
+import weakref
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, Callable, NoReturn, cast, overload
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import Table, bindparam, func, insert, select, update
 
 from .._vocabulary import check_restart_words
 from ..engine import ActionMapper, ProcessingFactory, TransitionActions
@@ -58,8 +67,10 @@ from .models import ObjectRecord, WorkflowRecord, WorkflowStore, utcnow
 from .registry import Registry, fingerprint, fingerprint_matches, registry
 
 __all__ = (
+    "BATCH_SIZE",
     "StoredActionMapper",
     "StoredObject",
+    "StoredObjects",
     "StoredProcessingFactory",
     "StoredTransitionActions",
     "StoredWorkflow",
@@ -68,19 +79,100 @@ __all__ = (
     "to_json",
 )
 
-_WF = WorkflowRecord.__table__
-_OBJ = ObjectRecord.__table__
+# Tables, not the FromClause the declarative attribute is typed as.
+_WF = cast(Table, WorkflowRecord.__table__)
+_OBJ = cast(Table, ObjectRecord.__table__)
 
 # Statements compiled once; the SET clause comes from the parameter keys.
-_UPDATE_WORKFLOW = update(_WF).where(
-    _WF.c.uuid == bindparam("w_uuid"), _WF.c.version == bindparam("w_version")
-)
 _CLAIM_WORKFLOW = update(_WF).where(
     _WF.c.uuid == bindparam("w_uuid"),
     _WF.c.version == bindparam("w_version"),
     _WF.c.status == bindparam("w_status"),
 )
-_UPDATE_OBJECT = update(_OBJ).where(_OBJ.c.id == bindparam("o_id"))
+_SELECT_OBJECTS = (
+    select(_OBJ)
+    .where(
+        _OBJ.c.workflow_uuid == bindparam("uuid"),
+        _OBJ.c.position.between(bindparam("first"), bindparam("last")),
+    )
+    .order_by(_OBJ.c.position)
+)
+
+
+class _DriverStatements:
+    """The saves of a run, as SQL for the database driver itself.
+
+    A run writes the same few statements at every object boundary. Sent
+    through :meth:`~sqlalchemy.engine.Connection.exec_driver_sql`, they
+    skip SQLAlchemy's per-statement compilation and type processing, while
+    SQLAlchemy still owns the connection, its transaction and its events.
+    The JSON columns get the text the data check already made (encoded
+    once), except ``callback_pos`` and ``halt_payload``, encoded here; the
+    timestamps go through the column type's own processing, so rows are
+    the same as SQLAlchemy writes them.
+    """
+
+    _JSON_ENCODED_HERE = frozenset({"callback_pos", "halt_payload"})
+
+    def __init__(self, dialect: Any) -> None:
+        self.marker = "?" if dialect.paramstyle in ("qmark", "numeric") else "%s"
+        self.timestamp: Callable[[Any], Any] = _OBJ.c.modified.type.bind_processor(
+            dialect
+        ) or (lambda value: value)
+        self._sql: dict[tuple[str, tuple[str, ...]], str] = {}
+        columns = (
+            "workflow_uuid, position, data, extra_data, status, callback_pos,"
+            " created, modified"
+        )
+        self.insert_objects = (
+            f"INSERT INTO workflow_object ({columns})"
+            f" VALUES ({', '.join([self.marker] * 8)})"
+        )
+
+    def _update(
+        self, table: str, where: tuple[str, ...], values: dict[str, Any]
+    ) -> tuple[str, tuple[Any, ...]]:
+        columns = tuple(name for name in values if name not in _ROW_KEY_NAMES)
+        sql = self._sql.get((table, columns))
+        if sql is None:
+            marker = self.marker
+            assignments = ", ".join(f"{name}={marker}" for name in columns)
+            conditions = " AND ".join(f"{name} = {marker}" for name in where)
+            sql = f"UPDATE {table} SET {assignments} WHERE {conditions}"
+            self._sql[(table, columns)] = sql
+        parameters = []
+        for name in columns:
+            value = values[name]
+            if name == "modified":
+                value = self.timestamp(value)
+            elif name in self._JSON_ENCODED_HERE and value is not None:
+                value = _encoder.encode(value)
+            parameters.append(value)
+        parameters.extend(values[_ROW_KEYS[name]] for name in where)
+        return sql, tuple(parameters)
+
+    def update_workflow(self, values: dict[str, Any]) -> tuple[str, tuple[Any, ...]]:
+        """The workflow's save, conditioned on its uuid and version."""
+        return self._update("workflow_workflow", ("uuid", "version"), values)
+
+    def update_object(self, values: dict[str, Any]) -> tuple[str, tuple[Any, ...]]:
+        """An object's save."""
+        return self._update("workflow_object", ("id",), values)
+
+
+# The keys of a save's values that name the row it updates, by column.
+_ROW_KEYS = {"uuid": "w_uuid", "version": "w_version", "id": "o_id"}
+_ROW_KEY_NAMES = frozenset(_ROW_KEYS.values())
+_driver_statements: dict[tuple[type, str], _DriverStatements] = {}
+
+
+def _statements(dialect: Any) -> _DriverStatements:
+    key = (type(dialect), dialect.paramstyle)
+    statements = _driver_statements.get(key)
+    if statements is None:
+        statements = _driver_statements[key] = _DriverStatements(dialect)
+    return statements
+
 
 _JSON_ADVICE = (
     ": workflow data must be JSON values (dict with string keys, list, str, int,"
@@ -132,6 +224,95 @@ def _find_unserializable(
         del ancestors[id(value)]
 
 
+class _Encoder(threading.local):
+    """The C JSON encoder, made once per thread and reused.
+
+    ``json.dumps`` with options builds an encoder (and ``JSONEncoder.encode``
+    a C encoder) per call, which costs more than encoding a small value.
+    The C encoder keeps its cycle markers between calls, so each thread has
+    its own, and one that failed halfway is replaced.
+    """
+
+    def __init__(self) -> None:
+        self.encode = self._make()
+
+    @staticmethod
+    def _make() -> Callable[[Any], str]:
+        options = json.JSONEncoder(
+            allow_nan=False, ensure_ascii=False, separators=(",", ":")
+        )
+        make = getattr(json.encoder, "c_make_encoder", None)
+        if make is None:
+            return options.encode
+        encoder = make(
+            {},
+            options.default,
+            json.encoder.encode_basestring,
+            None,
+            ":",
+            ",",
+            False,
+            False,
+            False,
+        )
+
+        def encode(value: Any) -> str:
+            return "".join(encoder(value, 0))
+
+        return encode
+
+    def reset(self) -> None:
+        self.encode = self._make()
+
+
+_encoder = _Encoder()
+# What the encoder makes of an int, float, bool or None key (the separators
+# are fixed above). A string key may read so too (then the value is scanned
+# for nothing), never the other way round. The text is searched with
+# character classes only (an alternation tried at every quote would cost
+# half an encoding); the rare candidates are then matched exactly.
+_KEY_LIKE_CONVERTED = re.compile(r'"[-0-9tfn][0-9.eE+rulsa-]*":')
+_CONVERTED_KEY = re.compile(r'"(?:-?[0-9][0-9.eE+-]*|true|false|null)":')
+
+
+def _may_have_converted_key(text: str) -> bool:
+    """Whether the encoded ``text`` holds a key that may not have been a string."""
+    return any(
+        _CONVERTED_KEY.fullmatch(candidate.group())
+        for candidate in _KEY_LIKE_CONVERTED.finditer(text)
+    )
+
+
+_PLAIN_TYPES = frozenset({str, int, float, bool, type(None)})
+
+
+def _has_non_string_key(value: Any) -> bool:
+    """Whether a dict in ``value`` has a key that is not a string.
+
+    The JSON encoder turns ``1``, ``1.5``, ``True`` and ``None`` keys into
+    strings without a word, so this is the one problem it cannot report.
+    ``value`` was encoded already, so it holds no cycle and only JSON types.
+    The scan goes a level of nesting at a time, and leaves the loops over
+    keys to C: ``str.join`` refuses any key that is not a string.
+    """
+    level = [value]
+    while level:
+        dicts = [item for item in level if isinstance(item, dict)]
+        if dicts:
+            try:
+                "".join(itertools.chain.from_iterable(dicts))
+            except TypeError:
+                return True
+        children = itertools.chain(
+            itertools.chain.from_iterable(map(dict.values, dicts)),
+            itertools.chain.from_iterable(
+                item for item in level if isinstance(item, (list, tuple))
+            ),
+        )
+        level = [child for child in children if type(child) not in _PLAIN_TYPES]
+    return False
+
+
 def to_json(value: Any, where: str) -> str:
     """Return ``value`` as JSON text, or raise a clear error.
 
@@ -142,12 +323,24 @@ def to_json(value: Any, where: str) -> str:
         string, a value that contains itself), or the value nested too deeply,
         with its path (e.g. ``data[3]['when']``) as ``path``.
     """
+    # The C encoder checks almost everything at once; the walk in Python
+    # runs only to explain a failure, or when a key needs it.
+    try:
+        text = _encoder.encode(value)
+    except (TypeError, ValueError, RecursionError) as failure:
+        _encoder.reset()
+        _explain(value, where, failure)
+    # A key the encoder converted reads "1":, "true": ... in the text: only
+    # then (or for string keys that look so) is the value scanned.
+    if _may_have_converted_key(text) and _has_non_string_key(value):
+        _explain(value, where, None)
+    return text
+
+
+def _explain(value: Any, where: str, failure: BaseException | None) -> NoReturn:
+    """Raise the :class:`UnserializableDataError` naming what JSON cannot hold."""
     try:
         found = _find_unserializable(value, where, {})
-        if found is None:
-            return json.dumps(
-                value, allow_nan=False, ensure_ascii=False, separators=(",", ":")
-            )
     except RecursionError:
         # The recursion's traceback would only bury the message.
         raise UnserializableDataError(
@@ -156,8 +349,14 @@ def to_json(value: Any, where: str) -> str:
             " it over",
             where,
         ) from None
+    if found is None:
+        # Only a value of an exotic type (a float subclass whose repr is not
+        # a number, say) fails the encoder and passes the walk.
+        raise UnserializableDataError(
+            f"Cannot store {where}: {failure}{_JSON_ADVICE}", where
+        ) from failure
     path, message = found
-    raise UnserializableDataError(f"Cannot store {message}", path)
+    raise UnserializableDataError(f"Cannot store {message}", path) from None
 
 
 class StoredObject:
@@ -195,7 +394,10 @@ class StoredObject:
         halt_payload: Any = None,
         error_message: str | None = None,
     ) -> None:
-        self._engine = engine
+        # A weak link: the engine holds its objects only while it works on
+        # them, and a strong one back would keep every object of a run alive
+        # (in a cycle) until the garbage collector runs.
+        self._engine_ref = weakref.ref(engine)
         self.id = id
         self.position = position
         self.data = data
@@ -211,6 +413,16 @@ class StoredObject:
         self._pending_json: tuple[str, str] | None = None
         self._halt_pending = False
         self._error_pending = False
+
+    @property
+    def _engine(self) -> StoredWorkflowEngine:
+        engine = self._engine_ref()
+        if engine is None:
+            raise WorkflowAPIError(
+                f"Object {self.position} outlived its StoredWorkflowEngine: load"
+                " the workflow again (StoredWorkflowEngine.from_uuid) to save it"
+            )
+        return engine
 
     def set_error_message(self, text: str | None) -> None:
         """Record an error message, written with the object's next save."""
@@ -268,10 +480,11 @@ class StoredObject:
                 self.halt_message = self.halt_action = self.halt_payload = None
                 self.error_message = None
                 self._halt_pending = self._error_pending = True
-        if callback_pos is None and self.position == self._engine.state.token_pos:
+        state = self._engine.state
+        if callback_pos is None and self.position == state.token_pos:
             # The engine's own saves pass no position before and after an
             # object; keep where the object starts or ended all the same.
-            callback_pos = self._engine.state.callback_pos
+            callback_pos = state.callback_pos
         if callback_pos is not None:
             values["callback_pos"] = list(callback_pos)
         if self._pending_json is None:
@@ -284,18 +497,21 @@ class StoredObject:
                     raise
         pending = self._pending_json
         if pending is not None:
+            # The JSON text goes to the database as it is: encoded once.
             if pending[0] != self._saved_data_json:
-                values["data"] = self.data
+                values["data"] = pending[0]
             if pending[1] != self._saved_extra_json:
-                values["extra_data"] = self.extra_data
+                values["extra_data"] = pending[1]
         if self._halt_pending:
             values["halt_message"] = self.halt_message
             values["halt_action"] = self.halt_action
             values["halt_payload"] = self.halt_payload
         if self._error_pending:
             values["error_message"] = self.error_message
-        self._engine._commit(values)
+        engine = self._engine
+        engine._commit(values)
         if status is not None:
+            engine._count(self.status, status)
             self.status = status
         if callback_pos is not None:
             self.callback_pos = list(callback_pos)
@@ -317,7 +533,7 @@ class StoredWorkflow:
     :ivar uuid: the workflow's uuid (a string).
     :ivar name: the name of its definition in the registry.
     :ivar status: a :class:`~workflow.engine_db.WorkflowStatus`.
-    :ivar objects: the :class:`StoredObject` list, by position.
+    :ivar objects: the :class:`StoredObjects` sequence, by position.
     :ivar fingerprint: the fingerprint of the definition it last ran.
     :ivar version: the version counter seen by this process.
     """
@@ -338,21 +554,124 @@ class StoredWorkflow:
         self.status = status
         self.fingerprint = fingerprint
         self.version = version
-        self.objects: list[StoredObject] = []
+        self.objects: Sequence[StoredObject] = ()
         self._saved_extra_json = extra_json
-        self._engine: StoredWorkflowEngine | None = None
+        # Weak, as the objects' link: the engine owns this record.
+        self._engine_ref: Callable[[], StoredWorkflowEngine | None] = lambda: None
 
     def save(self, status: WorkflowStatus | None = None) -> None:
         """Commit the workflow's status (unless ``None``), position and extra_data."""
-        if self._engine is None:
+        engine = self._engine_ref()
+        if engine is None:
             raise WorkflowAPIError(
                 f"StoredWorkflow {self.uuid} has no engine: build it through"
                 " StoredWorkflowEngine.with_name() or from_uuid()"
             )
-        self._engine._commit(None, status)
+        engine._commit(None, status)
 
     def __repr__(self) -> str:
         return f"<StoredWorkflow {self.uuid} {self.name!r} {self.status.name}>"
+
+
+BATCH_SIZE = 256
+"""How many objects a stored run loads, or inserts, in one statement."""
+
+
+class StoredObjects(Sequence[StoredObject]):
+    """The objects of a stored workflow, loaded from the database as needed.
+
+    It is what ``eng.objects`` (and ``eng.database_objects``) of a
+    :class:`StoredWorkflowEngine` is: a sequence that code written for
+    workflow 2.x can index, slice, iterate and measure. Only a window of
+    objects is held in memory: reading a position outside it loads the
+    :data:`BATCH_SIZE` objects from there on in one query, and lets the
+    window's other objects go, except the one the engine is at. So a run
+    over a million objects holds a batch of them, not a million.
+
+    An object that something else still holds (a task, a list of the
+    caller's) is not loaded again: reading its position returns that very
+    object, with whatever changes it carries. A change made to an object
+    that nobody holds any more, and that was not saved, is gone: the
+    engine saves the object it works on, and :meth:`StoredObject.save`
+    saves any other.
+    """
+
+    def __init__(self, engine: StoredWorkflowEngine, length: int) -> None:
+        self._engine_ref = weakref.ref(engine)
+        self._length = length
+        self._window: dict[int, StoredObject] = {}
+        self._alive: weakref.WeakValueDictionary[int, StoredObject] = (
+            weakref.WeakValueDictionary()
+        )
+
+    def __len__(self) -> int:
+        return self._length
+
+    @overload
+    def __getitem__(self, index: int) -> StoredObject: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[StoredObject]: ...
+
+    def __getitem__(self, index: int | slice) -> StoredObject | list[StoredObject]:
+        if isinstance(index, slice):
+            return [self[position] for position in range(*index.indices(self._length))]
+        if index < 0:
+            index += self._length
+        obj = self._window.get(index)
+        if obj is not None:
+            return obj
+        if not 0 <= index < self._length:
+            raise IndexError(
+                f"object index {index} out of range: the workflow has"
+                f" {self._length} objects"
+            )
+        obj = self._alive.get(index)
+        if obj is None:
+            self._load(index)
+            return self._window[index]
+        self._window[index] = obj
+        return obj
+
+    def __iter__(self) -> Iterator[StoredObject]:
+        for position in range(self._length):
+            yield self[position]
+
+    def __repr__(self) -> str:
+        return f"<StoredObjects of {self._length}, {len(self._window)} in memory>"
+
+    def _load(self, start: int) -> None:
+        engine = self._engine_ref()
+        if engine is None:
+            raise WorkflowAPIError(
+                "These objects outlived their StoredWorkflowEngine: load the"
+                " workflow again (StoredWorkflowEngine.from_uuid)"
+            )
+        current = self._window.get(engine.state.token_pos)
+        self._window = {} if current is None else {current.position: current}
+        parameters = {
+            "uuid": engine.db_obj.uuid,
+            "first": start,
+            "last": start + BATCH_SIZE - 1,
+        }
+        if engine._connection is not None:
+            # A run reads on the connection it writes on: no second one.
+            rows = engine._connection.execute(_SELECT_OBJECTS, parameters).all()
+        else:
+            # Closing the connection ends its read-only transaction.
+            with engine.db_obj.store.connect() as connection:
+                rows = connection.execute(_SELECT_OBJECTS, parameters).all()
+        for row in rows:
+            obj = self._alive.get(row.position)
+            if obj is None:
+                obj = engine._object_from_row(row)
+                self._alive[row.position] = obj
+            self._window[row.position] = obj
+
+    def _append(self, objects: list[StoredObject]) -> None:
+        for obj in objects:
+            self._alive[obj.position] = obj
+        self._length += len(objects)
 
 
 class StoredActionMapper(ActionMapper):
@@ -556,7 +875,12 @@ class StoredWorkflowEngine(DbWorkflowEngine):
 
     def __init__(self, db_obj: StoredWorkflow, **kwargs: Any) -> None:
         super().__init__(db_obj, **kwargs)
-        db_obj._engine = self
+        db_obj._engine_ref = weakref.ref(self)
+        self._stored_objects = StoredObjects(self, 0)
+        self.objects = db_obj.objects = self._stored_objects
+        # How many objects have each status, kept up to date by the saves,
+        # so that progress reports need not load the objects.
+        self._status_counts = {status.value: 0 for status in ObjectStatus}
         self._depth = 0
         self._connection: Any = None
         self._saved_state: tuple[int, list[int]] | None = None
@@ -579,18 +903,22 @@ class StoredWorkflowEngine(DbWorkflowEngine):
         name: str,
         store: WorkflowStore,
         *,
-        data: list[Any] | None = None,
+        data: Iterable[Any] | None = None,
         extra_data: dict[str, Any] | None = None,
         registry: Registry = registry,
     ) -> StoredWorkflowEngine:
         """Create and store a new workflow running the definition ``name``.
 
-        Everything is checked before anything is written; the workflow and
-        its objects are then inserted in one transaction, with status NEW.
+        The workflow and its objects are inserted in one transaction, with
+        status NEW, :data:`BATCH_SIZE` objects per statement: ``data`` may be
+        an iterator (a generator reading a file, say), which is read once
+        and never held in memory whole. Anything that cannot be stored rolls
+        the whole transaction back, so nothing is written then.
 
         :param name: the definition's name in ``registry``.
         :param store: where to store the workflow.
-        :param data: one JSON value per object to create.
+        :param data: one JSON value per object to create: a list, a tuple or
+            an iterator.
         :param extra_data: the engine's initial ``extra_data`` (JSON values).
         :param registry: the registry to look ``name`` up in.
         :raises UnknownWorkflowError: when ``name`` is not known.
@@ -601,9 +929,6 @@ class StoredWorkflowEngine(DbWorkflowEngine):
         items = _checked_data(data)
         extra = dict(extra_data or {})
         extra_json = to_json(extra, "extra_data")
-        encoded = [
-            (to_json(item, f"data[{index}]"), item) for index, item in enumerate(items)
-        ]
         db_obj = StoredWorkflow(
             store,
             str(uuid_module.uuid4()),
@@ -619,7 +944,7 @@ class StoredWorkflowEngine(DbWorkflowEngine):
         eng.extra_data.update(extra)
         eng._saved_state = (-1, [0])
         now = utcnow()
-        with store.engine.begin() as conn:
+        with store.begin() as conn:
             conn.execute(
                 insert(_WF),
                 {
@@ -635,16 +960,19 @@ class StoredWorkflowEngine(DbWorkflowEngine):
                     "version": 0,
                 },
             )
-            eng._insert_objects(conn, encoded, now)
+            count = eng._insert_objects(conn, items, now, 0)
+        eng._stored_objects._length = count
+        eng._status_counts[ObjectStatus.INITIAL.value] = count
         return eng
 
     @classmethod
     def from_uuid(
         cls, uuid: str, store: WorkflowStore, *, registry: Registry = registry
     ) -> StoredWorkflowEngine:
-        """Load the stored workflow ``uuid`` with its objects and position.
+        """Load the stored workflow ``uuid`` and its position.
 
-        Loading writes nothing.
+        Its objects are loaded when the run (or the caller) reads them, a
+        batch at a time (see :class:`StoredObjects`). Loading writes nothing.
 
         :param uuid: the workflow's uuid.
         :param store: where it is stored.
@@ -654,7 +982,7 @@ class StoredWorkflowEngine(DbWorkflowEngine):
             to this process.
         """
         uuid = str(uuid)
-        with store.engine.connect() as conn:
+        with store.connect() as conn:
             row = conn.execute(select(_WF).where(_WF.c.uuid == uuid)).first()
             if row is None:
                 raise WorkflowNotFoundError(
@@ -662,10 +990,10 @@ class StoredWorkflowEngine(DbWorkflowEngine):
                     " ones with workflow.storage.list_workflows()",
                     uuid,
                 )
-            object_rows = conn.execute(
-                select(_OBJ)
+            counts = conn.execute(
+                select(_OBJ.c.status, func.count())
                 .where(_OBJ.c.workflow_uuid == uuid)
-                .order_by(_OBJ.c.position)
+                .group_by(_OBJ.c.status)
             ).all()
             conn.rollback()
         definition = registry.get(row.name)
@@ -685,10 +1013,31 @@ class StoredWorkflowEngine(DbWorkflowEngine):
         eng.state.token_pos = row.token_pos
         eng.state.callback_pos = list(row.callback_pos)
         eng._saved_state = (row.token_pos, list(row.callback_pos))
-        for obj_row in object_rows:
-            db_obj.objects.append(eng._object_from_row(obj_row))
-        eng.objects = db_obj.objects
+        for status, count in counts:
+            eng._status_counts[status] = count
+        eng._stored_objects._length = sum(count for _, count in counts)
         return eng
+
+    def status_counts(self) -> dict[str, int]:
+        """How many of the workflow's objects have each status, by status name.
+
+        Kept up to date by the saves of this engine, without reading the
+        objects: what progress reports use. A status that is not an
+        :class:`~workflow.engine_db.ObjectStatus` is named by its value.
+        """
+        names = {status.value: status.name for status in ObjectStatus}
+        # An application's own statuses are stored as their values.
+        return {
+            names.get(value, str(value)): count
+            for value, count in self._status_counts.items()
+        }
+
+    def _count(self, old: Any, new: Any) -> None:
+        counts = self._status_counts
+        old, new = old.value, new.value
+        if old in counts and new in counts:
+            counts[old] -= 1
+            counts[new] += 1
 
     def add_objects(self, data: list[Any]) -> list[StoredObject]:
         """Store one new object per JSON value of ``data``, after the others.
@@ -697,58 +1046,61 @@ class StoredWorkflowEngine(DbWorkflowEngine):
         :raises UnserializableDataError: before anything is written, when an
             item is not a JSON value.
         """
-        items = _checked_data(data)
+        items = list(_checked_data(data))
         start = len(self.db_obj.objects)
-        encoded = [
-            (to_json(item, f"data[{index}]"), item) for index, item in enumerate(items)
-        ]
-        with self.db_obj.store.engine.begin() as conn:
-            return self._insert_objects(conn, encoded, utcnow(), start)
+        encoded = [to_json(item, f"data[{index}]") for index, item in enumerate(items)]
+        with self.db_obj.store.begin() as conn:
+            self._insert_objects(conn, iter(items), utcnow(), start)
+            ids = conn.execute(
+                select(_OBJ.c.id)
+                .where(
+                    _OBJ.c.workflow_uuid == self.db_obj.uuid,
+                    _OBJ.c.position >= start,
+                )
+                .order_by(_OBJ.c.position)
+            ).scalars()
+            new = [
+                StoredObject(
+                    self,
+                    object_id,
+                    start + index,
+                    json.loads(text),
+                    {},
+                    ObjectStatus.INITIAL,
+                    [0],
+                    text,
+                    "{}",
+                )
+                for index, (object_id, text) in enumerate(zip(ids, encoded))
+            ]
+        self._stored_objects._append(new)
+        self._status_counts[ObjectStatus.INITIAL.value] += len(new)
+        return new
 
     def _insert_objects(
-        self, conn: Any, encoded: list[tuple[str, Any]], now: Any, start: int = 0
-    ) -> list[StoredObject]:
-        if not encoded:
-            return []
+        self, conn: Any, items: Iterator[Any], now: Any, start: int
+    ) -> int:
+        """Insert the objects of ``items`` from position ``start``, a batch at a time.
+
+        :returns: how many were inserted.
+        """
         uuid = self.db_obj.uuid
-        conn.execute(
-            insert(_OBJ),
-            [
-                {
-                    "workflow_uuid": uuid,
-                    "position": start + index,
-                    "data": item,
-                    "extra_data": {},
-                    "status": ObjectStatus.INITIAL.value,
-                    "callback_pos": [0],
-                    "created": now,
-                    "modified": now,
-                }
-                for index, (_, item) in enumerate(encoded)
-            ],
-        )
-        ids = conn.execute(
-            select(_OBJ.c.id)
-            .where(_OBJ.c.workflow_uuid == uuid, _OBJ.c.position >= start)
-            .order_by(_OBJ.c.position)
-        ).scalars()
-        new = [
-            StoredObject(
-                self,
-                object_id,
-                start + index,
-                json.loads(text),
-                {},
-                ObjectStatus.INITIAL,
-                [0],
-                text,
-                "{}",
-            )
-            for index, (object_id, (text, _)) in enumerate(zip(ids, encoded))
-        ]
-        self.db_obj.objects.extend(new)
-        self.objects = self.db_obj.objects
-        return new
+        statements = _statements(conn.dialect)
+        stamp = statements.timestamp(now)
+        initial = ObjectStatus.INITIAL.value
+        position = start
+        while True:
+            batch = []
+            for item in itertools.islice(items, BATCH_SIZE):
+                # Checked here, as each batch is read (the caller's
+                # transaction undoes the batches before a bad item), and
+                # the checked text is what is stored.
+                text = to_json(item, f"data[{position}]")
+                batch.append((uuid, position, text, "{}", initial, "[0]", stamp, stamp))
+                position += 1
+            if not batch:
+                return position - start
+            conn.exec_driver_sql(statements.insert_objects, batch)
 
     def _object_from_row(self, row: Any) -> StoredObject:
         extra = row.extra_data if row.extra_data is not None else {}
@@ -928,7 +1280,7 @@ class StoredWorkflowEngine(DbWorkflowEngine):
                 " process died, take the workflow over with force=True",
                 db_obj.uuid,
             )
-        self._connection = connection = db_obj.store.engine.connect()
+        self._connection = connection = db_obj.store.connect()
         try:
             result = connection.execute(
                 _CLAIM_WORKFLOW,
@@ -997,9 +1349,9 @@ class StoredWorkflowEngine(DbWorkflowEngine):
             # this very extra_data. The extra_data last stored stay as they are.
             extra_json = db_obj._saved_extra_json
         if extra_json != db_obj._saved_extra_json:
-            values["extra_data"] = dict(self.extra_data)
+            values["extra_data"] = extra_json
         if connection is None:
-            with db_obj.store.engine.connect() as own_connection:
+            with db_obj.store.connect() as own_connection:
                 self._execute(own_connection, values, object_values)
         else:
             self._execute(connection, values, object_values)
@@ -1014,17 +1366,19 @@ class StoredWorkflowEngine(DbWorkflowEngine):
         workflow_values: dict[str, Any],
         object_values: dict[str, Any] | None,
     ) -> None:
+        statements = _statements(connection.dialect)
         try:
-            if connection.execute(_UPDATE_WORKFLOW, workflow_values).rowcount != 1:
+            sql, parameters = statements.update_workflow(workflow_values)
+            if connection.exec_driver_sql(sql, parameters).rowcount != 1:
                 raise WorkflowBusyError(
                     f"Workflow {self.db_obj.uuid} was taken over by another"
                     " process; this process stops running it",
                     self.db_obj.uuid,
                 )
             for staged in self._staged:
-                connection.execute(_UPDATE_OBJECT, staged)
+                connection.exec_driver_sql(*statements.update_object(staged))
             if object_values is not None:
-                connection.execute(_UPDATE_OBJECT, object_values)
+                connection.exec_driver_sql(*statements.update_object(object_values))
             self._staged = []
             connection.commit()
         except BaseException:
@@ -1054,13 +1408,16 @@ def _roll_back(connection: Any) -> None:
         connection.invalidate()
 
 
-def _checked_data(data: Any) -> list[Any]:
+def _checked_data(data: Any) -> Iterator[Any]:
+    """``data`` as an iterator over the objects' values, or a clear error."""
     if data is None:
-        return []
-    if isinstance(data, (str, bytes, dict)) or not isinstance(data, (list, tuple)):
-        raise UnserializableDataError(
-            f"data must be a list with one JSON value per object, not"
-            f" {type(data).__name__} {data!r:.60}",
-            "data",
-        )
-    return list(data)
+        return iter(())
+    if isinstance(data, (list, tuple, Iterator)) and not isinstance(
+        data, (str, bytes, dict)
+    ):
+        return iter(data)
+    raise UnserializableDataError(
+        f"data must be a list with one JSON value per object, not"
+        f" {type(data).__name__} {data!r:.60}",
+        "data",
+    )

@@ -14,6 +14,7 @@ from ..errors import WorkflowAPIError
 __all__ = (
     "AmbiguousUuidError",
     "DefinitionChangedError",
+    "SchemaVersionError",
     "UnknownWorkflowError",
     "UnserializableDataError",
     "WorkflowBusyError",
@@ -102,3 +103,19 @@ class AmbiguousUuidError(WorkflowNotFoundError):
     """
 
     _fields = ("uuid", "candidates")
+
+
+class SchemaVersionError(_StorageError):
+    """The database's schema is not the one this version of the package uses.
+
+    Raised when a store is first used, and by the ``workflow db`` commands,
+    for a database behind the code (upgrade it) or ahead of it (upgrade the
+    package, or downgrade the database with the newer package).
+
+    :param message: both revisions, and the command that fixes it.
+    :param current: the database's revision (``None`` for a database made by
+        workflow 2.2.0, which has no version table).
+    :param head: the revision this version of the package uses.
+    """
+
+    _fields = ("current", "head")

@@ -16,17 +16,23 @@ Two tables:
 Statuses are stored as the integer values of
 :class:`~workflow.engine_db.WorkflowStatus` and
 :class:`~workflow.engine_db.ObjectStatus`.
+
+The schema is versioned: :data:`SCHEMA_REVISION` is the Alembic revision
+these models match, and :mod:`workflow.storage.schema` creates, checks and
+upgrades databases.
 """
 
 from __future__ import annotations
 
 import datetime
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, Optional
 
 from sqlalchemy import (
     JSON,
+    Connection,
     DateTime,
     Engine,
     ForeignKey,
@@ -49,7 +55,18 @@ from sqlalchemy.orm import (
     sessionmaker,
 )
 
-__all__ = ("Base", "ObjectRecord", "WorkflowRecord", "WorkflowStore", "utcnow")
+__all__ = (
+    "SCHEMA_REVISION",
+    "Base",
+    "ObjectRecord",
+    "WorkflowRecord",
+    "WorkflowStore",
+    "utcnow",
+)
+
+SCHEMA_REVISION = "0001"
+"""The revision of the migrations (:mod:`workflow.storage.schema`) that these
+models match: a store uses only databases at this revision."""
 
 
 def utcnow() -> datetime.datetime:
@@ -163,12 +180,14 @@ def _set_sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
     # WAL lets readers work while a workflow writes; NORMAL synchronous is
     # durable across process crashes (only an OS crash may lose the last
     # commits); the busy timeout makes concurrent writers wait, not fail.
+    # The busy timeout comes first: switching a new file to WAL takes a
+    # lock that another process opening it at the same moment may hold.
     cursor = dbapi_connection.cursor()
     try:
+        cursor.execute("PRAGMA busy_timeout=30000")
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=30000")
     finally:
         cursor.close()
 
@@ -183,9 +202,13 @@ class WorkflowStore:
     :ivar engine: the :class:`sqlalchemy.engine.Engine`.
 
     SQLite connections use the write-ahead log, ``synchronous=NORMAL``,
-    foreign keys and a 30 s busy timeout. Call :meth:`create_all` once to
-    create the tables, and :meth:`dispose` (or use the store as a context
-    manager) to close the connections.
+    foreign keys and a 30 s busy timeout. Creating a store connects to
+    nothing. The first time the storage uses it (or at :meth:`create_all`),
+    the store creates the tables of an empty database, at the schema
+    revision of this version of the package, and refuses a database at any
+    other revision with :class:`~workflow.storage.errors.SchemaVersionError`
+    (see :mod:`workflow.storage.schema`). Call :meth:`dispose` (or use the
+    store as a context manager) to close the connections.
     """
 
     def __init__(self, url: str = "sqlite:///workflow.db", **engine_kwargs: Any):
@@ -201,18 +224,56 @@ class WorkflowStore:
         if parsed.get_backend_name() == "sqlite":
             event.listen(self.engine, "connect", _set_sqlite_pragmas)
         self._sessionmaker = sessionmaker(self.engine, expire_on_commit=False)
+        self._prepared = False
+        self._preparing = threading.Lock()
 
     def create_all(self) -> None:
-        """Create the tables and indexes that do not exist yet."""
-        Base.metadata.create_all(self.engine)
+        """Create the tables of an empty database; check any other database.
+
+        The tables are created at :data:`SCHEMA_REVISION`, once even when
+        several processes do it at the same moment. The storage calls this
+        itself the first time it uses the store; calling it again does
+        nothing.
+
+        :raises SchemaVersionError: when the database is at another
+            revision (behind or ahead): the message names both and the
+            command to run.
+        """
+        with self._preparing:
+            if self._prepared:
+                return
+            from .schema import prepare
+
+            prepare(self)
+            self._prepared = True
+
+    def connect(self) -> Connection:
+        """Return a new connection, the schema checked first (:meth:`create_all`)."""
+        if not self._prepared:
+            self.create_all()
+        return self.engine.connect()
+
+    @contextmanager
+    def begin(self) -> Iterator[Connection]:
+        """Yield a connection in a transaction, the schema checked first.
+
+        The transaction commits when the block ends normally and rolls back
+        when it raises.
+        """
+        if not self._prepared:
+            self.create_all()
+        with self.engine.begin() as connection:
+            yield connection
 
     @contextmanager
     def session(self) -> Iterator[Session]:
         """Yield a :class:`~sqlalchemy.orm.Session` in a transaction.
 
-        The transaction commits when the block ends normally and rolls back
-        when it raises.
+        The schema is checked first (:meth:`create_all`). The transaction
+        commits when the block ends normally and rolls back when it raises.
         """
+        if not self._prepared:
+            self.create_all()
         with self._sessionmaker.begin() as session:
             yield session
 

@@ -1,0 +1,1 @@
+"""The revisions of the :mod:`workflow.storage` schema, oldest first by name."""
