@@ -205,7 +205,10 @@ def _find_unserializable(
     ancestors[id(value)] = where
     try:
         is_dict = isinstance(value, dict)
-        for key, item in value.items() if is_dict else enumerate(value):
+        items: Iterable[tuple[Any, Any]] = (
+            value.items() if isinstance(value, dict) else enumerate(value)
+        )
+        for key, item in items:
             # json.dumps would turn 1, 1.5, True and None keys into strings,
             # silently merging keys that collide ({1: ..., "1": ...}).
             if is_dict and not isinstance(key, str):
