@@ -401,16 +401,16 @@ class StoredObject:
         # them, and a strong one back would keep every object of a run alive
         # (in a cycle) until the garbage collector runs.
         self._engine_ref = weakref.ref(engine)
-        self.id = id
-        self.position = position
-        self.data = data
-        self.extra_data = extra_data
-        self.status = status
-        self.callback_pos = callback_pos
-        self.halt_message = halt_message
-        self.halt_action = halt_action
-        self.halt_payload = halt_payload
-        self.error_message = error_message
+        self.id: int = id
+        self.position: int = position
+        self.data: Any = data
+        self.extra_data: dict[str, Any] = extra_data
+        self.status: ObjectStatus = status
+        self.callback_pos: list[int] = callback_pos
+        self.halt_message: str | None = halt_message
+        self.halt_action: str | None = halt_action
+        self.halt_payload: Any = halt_payload
+        self.error_message: str | None = error_message
         self._saved_data_json = data_json
         self._saved_extra_json = extra_json
         self._pending_json: tuple[str, str] | None = None
@@ -880,7 +880,8 @@ class StoredWorkflowEngine(DbWorkflowEngine):
         super().__init__(db_obj, **kwargs)
         db_obj._engine_ref = weakref.ref(self)
         self._stored_objects = StoredObjects(self, 0)
-        self.objects = db_obj.objects = self._stored_objects
+        self.objects: StoredObjects = self._stored_objects
+        db_obj.objects = self._stored_objects
         # How many objects have each status, kept up to date by the saves,
         # so that progress reports need not load the objects.
         self._status_counts = {status.value: 0 for status in ObjectStatus}

@@ -45,7 +45,7 @@ from sqlalchemy import (
     create_engine,
     event,
 )
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.orm import (
     DeclarativeBase,
     Mapped,
@@ -81,7 +81,7 @@ def _as_utc(value: datetime.datetime) -> datetime.datetime:
     return value.astimezone(datetime.timezone.utc)
 
 
-class UTCDateTime(TypeDecorator):  # type: ignore[type-arg]
+class UTCDateTime(TypeDecorator[datetime.datetime]):
     """A timestamp stored in UTC and always read back as an aware UTC datetime.
 
     A naive value is taken as UTC. SQLite keeps no time zone; PostgreSQL
@@ -90,7 +90,7 @@ class UTCDateTime(TypeDecorator):  # type: ignore[type-arg]
     that time zone.
     """
 
-    impl = DateTime(timezone=True)
+    impl: DateTime = DateTime(timezone=True)
     cache_ok = True
 
     def process_bind_param(self, value: Any, dialect: Any) -> Any:
@@ -131,7 +131,7 @@ class WorkflowRecord(Base):
         cascade="all, delete-orphan",
     )
 
-    __table_args__ = (Index("ix_workflow_workflow_status", "status"),)
+    __table_args__: tuple[Any, ...] = (Index("ix_workflow_workflow_status", "status"),)
 
     def __repr__(self) -> str:
         return f"<WorkflowRecord {self.uuid} {self.name!r} status={self.status}>"
@@ -164,7 +164,7 @@ class ObjectRecord(Base):
 
     workflow: Mapped[WorkflowRecord] = relationship(back_populates="objects")
 
-    __table_args__ = (
+    __table_args__: tuple[Any, ...] = (
         UniqueConstraint("workflow_uuid", "position"),
         Index("ix_workflow_object_status", "status"),
     )
@@ -219,7 +219,7 @@ class WorkflowStore:
                 f"WorkflowStore url {url!r} is not a database URL; use e.g."
                 " 'sqlite:///workflow.db' or 'postgresql+psycopg://user@host/db'"
             ) from exc
-        self.url = parsed
+        self.url: URL = parsed
         self.engine: Engine = create_engine(parsed, **engine_kwargs)
         if parsed.get_backend_name() == "sqlite":
             event.listen(self.engine, "connect", _set_sqlite_pragmas)

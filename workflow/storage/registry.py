@@ -115,7 +115,7 @@ class Registry:
         return self._definitions[name]
 
 
-registry = Registry()
+registry: Registry = Registry()
 """The registry used by :mod:`workflow.storage` unless told otherwise."""
 
 

@@ -70,7 +70,7 @@ BASELINE_REVISION = "0001"
 MIGRATIONS_DIRECTORY = Path(__file__).with_name("migrations")
 """Where the Alembic environment and the revisions are installed."""
 
-WORKFLOW_TABLES = frozenset(Base.metadata.tables) | {VERSION_TABLE}
+WORKFLOW_TABLES: frozenset[str] = frozenset(Base.metadata.tables) | {VERSION_TABLE}
 """The names of the tables that belong to :mod:`workflow.storage`."""
 
 # The PostgreSQL advisory lock serialising schema changes: "workflow" in

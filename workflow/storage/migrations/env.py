@@ -8,12 +8,14 @@ so that an application's own Alembic history never sees it.
 
 from __future__ import annotations
 
+from typing import Any
+
 from alembic import context
 
 from workflow.storage.models import Base
 from workflow.storage.schema import VERSION_TABLE, is_workflow_object
 
-connection = context.config.attributes.get("connection")
+connection: Any = context.config.attributes.get("connection")
 if connection is None:
     raise RuntimeError(
         "workflow.storage migrations run on a connection: use"
