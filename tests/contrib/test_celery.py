@@ -57,6 +57,8 @@ from workflow.storage import (
     list_workflows,
     start,
 )
+from workflow.storage.models import SCHEMA_REVISION
+from workflow.storage.schema import VERSION_TABLE
 
 # Every test gets a timeout; those that start workers set their own.
 pytestmark = pytest.mark.timeout(30)
@@ -805,15 +807,21 @@ def test_bad_input_is_reported_in_the_result(
 def test_non_transient_database_error_fails_the_task_without_retry(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    app = Celery("no_schema", set_as_current=False)
-    # No create_all(): the first query finds no table.
-    tasks = register_tasks(app, f"sqlite:///{tmp_path / 'empty.db'}")
+    app = Celery("broken_schema", set_as_current=False)
+    # A database that claims the current schema revision but whose workflow
+    # objects table is missing: the first query fails, and would fail again.
+    path = tmp_path / "broken.db"
+    with sqlite3.connect(path) as db:
+        db.execute(f"CREATE TABLE {VERSION_TABLE} (version_num VARCHAR(32))")
+        db.execute(f"INSERT INTO {VERSION_TABLE} VALUES (?)", (SCHEMA_REVISION,))
+        db.execute("CREATE TABLE workflow_workflow (uuid VARCHAR(36))")
+    tasks = register_tasks(app, f"sqlite:///{path}")
     try:
         with caplog.at_level(logging.WARNING, logger="workflow.contrib.celery"):
             outcome = tasks.resume.apply(args=[UNKNOWN_UUID])
         assert outcome.state == "FAILURE"
         assert isinstance(outcome.result, sqlalchemy.exc.OperationalError)
-        assert "no such table" in str(outcome.result)
+        assert "no such table: workflow_object" in str(outcome.result)
         assert [r for r in caplog.records if r.name == "workflow.contrib.celery"] == []
     finally:
         tasks.store().dispose()
