@@ -18,7 +18,6 @@ that changed kind is still run as what it is now (see ``_run_tasks``).
 
 from __future__ import annotations
 
-from itertools import islice
 from types import FunctionType
 from typing import Any, Callable, NamedTuple
 
@@ -150,15 +149,18 @@ class Positions:
             depth += 1
 
 
-Shape = tuple[Any, int, list[int], Any, tuple[Any, ...]]
-"""A block's shape: ``(block, size, runs, controls, items)``.
+Shape = tuple[Any, int, list[int], Any, tuple[Any, ...], list[Any], int]
+"""A block's shape: ``(block, size, runs, controls, items, spans, final)``.
 
 ``runs[i]`` is where the run of ordinary tasks starting at index ``i`` ends
 (``i`` itself for a block or a control task); ``controls[i]`` is, for the
 control task at ``i``, its description and the :meth:`Positions.move` of
 its two outcomes (``None`` elsewhere), or ``controls`` is ``None`` when
 every item is an ordinary task; ``items`` are the items the shape was
-computed from.
+computed from; ``spans[i]`` is ``range(i, runs[i])`` where a run of
+ordinary tasks starts (``None`` elsewhere: a jump landing inside a run
+makes its own); ``final`` is :meth:`Positions.final` of a block that ends
+after its last item.
 """
 
 _SHAPES: dict[int, Shape] = {}
@@ -193,6 +195,9 @@ def _shape(level: Any) -> Shape:
     items = tuple(level)
     attribute = Pattern.ATTRIBUTE
     runs = [size] * (size + 1)
+    spans: list[Any] = [None] * (size + 1)
+    if size:
+        spans[0] = range(size)
     controls: list[Any] | None = None
     for item in items:
         # Most items are plain functions without a description: settle them
@@ -210,10 +215,23 @@ def _shape(level: Any) -> Shape:
                         controls[index] = _moves(control, index, size)
                         end = index
                 runs[index] = end
+            spans[0] = None
+            for index in range(size):
+                end = runs[index]
+                if end > index and (not index or runs[index - 1] == index - 1):
+                    spans[index] = range(index, end)
             break
     if len(_SHAPES) >= _SHAPE_CACHE_SIZE:
         _SHAPES.clear()
-    shape = _SHAPES[id(level)] = (level, size, runs, controls, items)
+    shape = _SHAPES[id(level)] = (
+        level,
+        size,
+        runs,
+        controls,
+        items,
+        spans,
+        Positions.final(size),
+    )
     return shape
 
 
@@ -261,50 +279,58 @@ class _Interpreter:
             outer = [_shape(level) for level in levels[:-1]]
             shape = _shape(levels[-1])
         depth = base + len(outer)
-        level, size, runs, controls, items = shape
+        level, size, runs, controls, items, spans, final = shape
         while True:
             if len(level) != size:
                 # A task changed the length of this block: walk it as it is.
-                level, size, runs, controls, items = shape = _shape(level)
+                level, size, runs, controls, items, spans, final = shape = _shape(level)
             if index < size:
                 step: Any = None
-                stop = index if hooks is not None else runs[index]
-                if stop > index:
-                    # A run of ordinary tasks, read from the live list. One
-                    # that ends the block is walked by the list's own
-                    # iterator (cheaper to make): an item it reaches that a
-                    # task added meanwhile still runs as what it is (a
-                    # control task raises its move, a block is caught below).
-                    if stop == size and not index:
-                        segment = self._segment = iter(level)
-                    else:
-                        segment = self._segment = islice(level, index, stop)
-                    task = None
+                if hooks is None and runs[index] > index:
+                    # A run of ordinary tasks, each read from the live list
+                    # when its index comes: an item a task replaced runs as
+                    # what it is now (a control task raises its move, a
+                    # block is caught below); the run stops early when the
+                    # list got shorter. Items added after the run are
+                    # reached when the shape is worked out again.
+                    span = spans[index]
+                    if span is None:
+                        span = range(index, runs[index])
+                    segment = self._segment = iter(span)
                     try:
-                        # pos[depth] rather than pos[-1]: CPython stores at a
-                        # non-negative index much faster.
-                        for pos[depth], task in enumerate(segment, index):
-                            task(obj, self)
+                        for index in segment:
+                            # pos[depth] rather than pos[-1]: CPython stores
+                            # at a non-negative index much faster.
+                            pos[depth] = index
+                            level[index](obj, self)
                     except BreakFromThisLoop:
                         step = BREAK_LEVEL
                     except JumpCall as jump:
                         step = jump.args[0]
                     except TypeError:
-                        if task is None or callable(task):
+                        if index >= len(level) or not isinstance(
+                            level[index], (list, tuple)
+                        ):
                             raise
                         # A task replaced this item by a block: run it as one.
                         _SHAPES.pop(id(level), None)
-                        level, size, runs, controls, items = shape = _shape(level)
-                        index = pos[depth]
+                        level, size, runs, controls, items, spans, final = shape = (
+                            _shape(level)
+                        )
+                        continue
+                    except IndexError as error:
+                        tb = error.__traceback__
+                        if index < len(level) or (tb is not None and tb.tb_next):
+                            raise
+                        # A task removed the items after it: the block ends.
                         continue
                     if self._run_token is not run_token:
                         raise _RunSuperseded
                     if step is None:
                         # After the last task run: the list may have changed
                         # under the run.
-                        index = pos[depth] + 1
+                        index += 1
                         continue
-                    index = pos[depth]
                     move = Positions.move(index, step, len(level))
                 else:
                     pos[depth] = index
@@ -317,7 +343,7 @@ class _Interpreter:
                         shape = _SHAPES.get(id(item))  # type: ignore[assignment]
                         if shape is None or shape[0] is not item:
                             shape = _shape(item)
-                        level, size, runs, controls, items = shape
+                        level, size, runs, controls, items, spans, final = shape
                         index = 0
                         continue
                     moves = None
@@ -371,11 +397,11 @@ class _Interpreter:
             else:
                 end = index
             if depth == base:
-                pos[depth] = Positions.final(end)
+                pos[depth] = final if end == size else Positions.final(end)
                 return
             pos.pop()
             depth -= 1
-            level, size, runs, controls, items = shape = outer.pop()
+            level, size, runs, controls, items, spans, final = shape = outer.pop()
             index = pos[depth] + 1
 
     def _run_hooked(self, task: Any, obj: Any, hooks: TaskHooks) -> None:
