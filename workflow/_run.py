@@ -177,12 +177,14 @@ def _control_of(item: Any) -> Pattern | None:
     return None
 
 
-def _moves(control: Pattern, index: int, size: int) -> tuple[Pattern, int, int]:
-    """``control`` with the moves of its two outcomes at ``index``."""
+def _moves(control: Pattern, index: int, size: int) -> tuple[Any, ...]:
+    """``control``, its outcomes' moves at ``index``, its ``cond``, ``decide``."""
     return (
         control,
         Positions.move(index, control.when_true, size),
         Positions.move(index, control.when_false, size),
+        control.cond,
+        control.decide,
     )
 
 
@@ -335,42 +337,52 @@ class _Interpreter:
                 else:
                     pos[depth] = index
                     item = level[index]
-                    if isinstance(item, (list, tuple)):
+                    moves = None
+                    if controls is not None and item is items[index]:
+                        moves = controls[index]
+                    if moves is not None and len(moves) == 7:
+                        # A nested block, whose shape its parent's keeps.
+                        if moves[0] is not item or moves[1] != len(item):
+                            moves = controls[index] = _shape(item)  # type: ignore[index]
                         outer.append(shape)
                         pos.append(0)
                         depth += 1
-                        # _shape(item), without the call when it is cached.
-                        shape = _SHAPES.get(id(item))  # type: ignore[assignment]
-                        if shape is None or shape[0] is not item:
-                            shape = _shape(item)
-                        level, size, runs, controls, items, spans, final = shape
+                        level, size, runs, controls, items, spans, final = shape = moves
                         index = 0
                         continue
-                    moves = None
+                    if moves is None and isinstance(item, (list, tuple)):
+                        # _shape(item), without the call when it is cached;
+                        # the parent's shape keeps it for the next entry.
+                        child = _SHAPES.get(id(item))
+                        if child is None or child[0] is not item:
+                            child = _shape(item)
+                        if controls is not None and item is items[index]:
+                            controls[index] = child
+                        outer.append(shape)
+                        pos.append(0)
+                        depth += 1
+                        level, size, runs, controls, items, spans, final = shape = child
+                        index = 0
+                        continue
                     try:
                         if hooks is not None:
+                            moves = None
                             self._run_hooked(item, obj, hooks)
                         else:
-                            if controls is not None and item is items[index]:
-                                moves = controls[index]
-                            else:
+                            if moves is None:
                                 control = _control_of(item)
                                 if control is not None:
                                     moves = _moves(control, index, size)
                             if moves is None:
                                 item(obj, self)
                             else:
-                                control = moves[0]
                                 # Pattern.step, with the outcomes' moves
                                 # worked out in advance.
-                                if control.cond is not None:
-                                    move = (
-                                        moves[1]
-                                        if control.cond(obj, self)
-                                        else moves[2]
-                                    )
-                                elif control.decide is not None:
-                                    step = control.decide(obj, self)
+                                cond = moves[3]
+                                if cond is not None:
+                                    move = moves[1] if cond(obj, self) else moves[2]
+                                elif moves[4] is not None:
+                                    step = moves[4](obj, self)
                                     moves = None
                                 else:
                                     move = moves[1]
