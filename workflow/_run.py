@@ -168,6 +168,9 @@ _SHAPES: dict[int, Shape] = {}
 
 _SHAPE_CACHE_SIZE = 256
 
+_PLAIN: dict[int, tuple[list[int], list[Any]]] = {}
+"""The runs and spans of a block of ``size`` ordinary tasks, by ``size``."""
+
 
 def _control_of(item: Any) -> Pattern | None:
     """The description of ``item`` if the loop may move by it, not call it."""
@@ -194,17 +197,25 @@ def _shape(level: Any) -> Shape:
     if shape is not None and shape[0] is level and shape[1] == len(level):
         return shape
     size = len(level)
-    items = tuple(level)
     attribute = Pattern.ATTRIBUTE
-    runs = [size] * (size + 1)
-    spans: list[Any] = [None] * (size + 1)
-    if size:
-        spans[0] = range(size)
+    # A block of ordinary tasks shares its runs and spans with every other
+    # of its size (they are only read), and needs no copy of its items.
+    plain = _PLAIN.get(size)
+    if plain is None:
+        spans: list[Any] = [None] * (size + 1)
+        if size:
+            spans[0] = range(size)
+        plain = _PLAIN[size] = ([size] * (size + 1), spans)
+    runs, spans = plain
+    items: tuple[Any, ...] = ()
     controls: list[Any] | None = None
-    for item in items:
+    for item in level:
         # Most items are plain functions without a description: settle them
         # with two checks, and the whole block when all are.
         if type(item) is not FunctionType or attribute in item.__dict__:
+            items = tuple(level)
+            runs = [size] * (size + 1)
+            spans = [None] * (size + 1)
             controls = [None] * size
             end = size
             for index in range(size - 1, -1, -1):
@@ -217,7 +228,6 @@ def _shape(level: Any) -> Shape:
                         controls[index] = _moves(control, index, size)
                         end = index
                 runs[index] = end
-            spans[0] = None
             for index in range(size):
                 end = runs[index]
                 if end > index and (not index or runs[index - 1] == index - 1):
