@@ -158,8 +158,10 @@ control task at ``i``, its description and the :meth:`Positions.move` of
 its two outcomes (``None`` elsewhere), or ``controls`` is ``None`` when
 every item is an ordinary task; ``items`` are the items the shape was
 computed from; ``spans[i]`` is ``range(i, runs[i])`` where a run of
-ordinary tasks starts (``None`` elsewhere: a jump landing inside a run
-makes its own); ``final`` is :meth:`Positions.final` of a block that ends
+ordinary tasks starts, the :meth:`Positions.move` of the control task at
+``i`` when it moves the same way whatever the object (a jump, a break), and
+``None`` elsewhere (a jump landing inside a run makes its own); ``final``
+is :meth:`Positions.final` of a block that ends
 after its last item.
 """
 
@@ -225,7 +227,10 @@ def _shape(level: Any) -> Shape:
                 else:
                     control = _control_of(item)
                     if control is not None:
-                        controls[index] = _moves(control, index, size)
+                        moves = controls[index] = _moves(control, index, size)
+                        if control.cond is None and control.decide is None:
+                            # Its move is known: a run ending here takes it.
+                            spans[index] = moves[1]
                         end = index
                 runs[index] = end
             for index in range(size):
@@ -340,10 +345,18 @@ class _Interpreter:
                         raise _RunSuperseded
                     if step is None:
                         # After the last task run: the list may have changed
-                        # under the run.
+                        # under the run (the top of the loop sees to it).
                         index += 1
-                        continue
-                    move = Positions.move(index, step, len(level))
+                        if len(level) != size:
+                            continue
+                        # A control task ending the run that moves the same
+                        # way for every object (a loop's jump back) is taken
+                        # at once, unless a task replaced it.
+                        move = spans[index]
+                        if move is None or level[index] is not items[index]:
+                            continue
+                    else:
+                        move = Positions.move(index, step, len(level))
                 else:
                     pos[depth] = index
                     item = level[index]
