@@ -297,10 +297,10 @@ class _Interpreter:
             shape = _shape(levels[-1])
         depth = base + len(outer)
         level, size, runs, controls, items, spans, final = shape
+        # The shape at hand always fits the length of its block: wherever a
+        # task may have changed that length, the shape is checked before the
+        # walk goes on (a block whose length changed is walked as it is now).
         while True:
-            if len(level) != size:
-                # A task changed the length of this block: walk it as it is.
-                level, size, runs, controls, items, spans, final = shape = _shape(level)
             if index < size:
                 step: Any = None
                 if hooks is None and runs[index] > index:
@@ -340,14 +340,20 @@ class _Interpreter:
                         if index < len(level) or (tb is not None and tb.tb_next):
                             raise
                         # A task removed the items after it: the block ends.
+                        level, size, runs, controls, items, spans, final = shape = (
+                            _shape(level)
+                        )
                         continue
                     if self._run_token is not run_token:
                         raise _RunSuperseded
                     if step is None:
                         # After the last task run: the list may have changed
-                        # under the run (the top of the loop sees to it).
+                        # under the run.
                         index += 1
                         if len(level) != size:
+                            level, size, runs, controls, items, spans, final = shape = (
+                                _shape(level)
+                            )
                             continue
                         # A control task ending the run that moves the same
                         # way for every object (a loop's jump back) is taken
@@ -377,7 +383,11 @@ class _Interpreter:
                         # _shape(item), without the call when it is cached;
                         # the parent's shape keeps it for the next entry.
                         child = _SHAPES.get(id(item))
-                        if child is None or child[0] is not item:
+                        if (
+                            child is None
+                            or child[0] is not item
+                            or child[1] != len(item)
+                        ):
                             child = _shape(item)
                         if controls is not None and item is items[index]:
                             controls[index] = child
@@ -420,11 +430,20 @@ class _Interpreter:
                     if moves is None:
                         if step is None:
                             index += 1
+                            if len(level) != size:
+                                level, size, runs, controls, items, spans, final = (
+                                    shape
+                                ) = _shape(level)
                             continue
                         move = Positions.move(index, step, len(level))
                 if move >= 0:
                     index = move
-                    if index < len(level):
+                    length = len(level)
+                    if index < length:
+                        if length != size:
+                            level, size, runs, controls, items, spans, final = shape = (
+                                _shape(level)
+                            )
                         continue
                     end = index
                 else:
@@ -438,6 +457,8 @@ class _Interpreter:
             depth -= 1
             level, size, runs, controls, items, spans, final = shape = outer.pop()
             index = pos[depth] + 1
+            if len(level) != size:
+                level, size, runs, controls, items, spans, final = shape = _shape(level)
 
     def _run_hooked(self, task: Any, obj: Any, hooks: TaskHooks) -> None:
         """Call ``task`` through the run's per-task hooks."""
