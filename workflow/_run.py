@@ -170,6 +170,9 @@ _SHAPES: dict[int, Shape] = {}
 
 _SHAPE_CACHE_SIZE = 256
 
+_LAST: list[Shape] = [(None, -1, [], None, (), [], -1)]
+"""The shape of the definition a run started with last (any engine, any thread)."""
+
 _PLAIN: dict[int, tuple[list[int], list[Any]]] = {}
 """The runs and spans of a block of ``size`` ordinary tasks, by ``size``."""
 
@@ -282,14 +285,11 @@ class _Interpreter:
         if len(pos) == base + 1 and pos[base] >= 0:
             index = pos[base]
             outer: list[Shape] = []
-            # _shape(definition), without the call when it is cached.
-            shape = _SHAPES.get(id(definition))  # type: ignore[assignment]
-            if (
-                shape is None
-                or shape[0] is not definition
-                or shape[1] != len(definition)
-            ):
-                shape = _shape(definition)
+            # _shape(definition), without the call when it is the shape of
+            # the definition run last (as it is for each object but the first).
+            shape = _LAST[0]
+            if shape[0] is not definition or shape[1] != len(definition):
+                shape = _LAST[0] = _shape(definition)
         else:
             levels = [definition]
             index = Positions.resume(levels, pos, base)
