@@ -161,8 +161,7 @@ computed from; ``spans[i]`` is ``range(i, runs[i])`` where a run of
 ordinary tasks starts, the :meth:`Positions.move` of the control task at
 ``i`` when it moves the same way whatever the object (a jump, a break), and
 ``None`` elsewhere (a jump landing inside a run makes its own); ``final``
-is :meth:`Positions.final` of a block that ends
-after its last item.
+is :meth:`Positions.final` of a block that ends after its last item.
 """
 
 _SHAPES: dict[int, Shape] = {}
@@ -170,8 +169,8 @@ _SHAPES: dict[int, Shape] = {}
 
 _SHAPE_CACHE_SIZE = 256
 
-_LAST: list[Shape] = [(None, -1, [], None, (), [], -1)]
-"""The shape of the definition a run started with last (any engine, any thread)."""
+_NO_SHAPE: Shape = (None, -1, [], None, (), [], -1)
+"""The shape an engine has run last before its first run (it fits no block)."""
 
 _PLAIN: dict[int, tuple[list[int], list[Any]]] = {}
 """The runs and spans of a block of ``size`` ordinary tasks, by ``size``."""
@@ -264,6 +263,7 @@ class _Interpreter:
     # and empties the segment the loop is iterating, which ends it at once.
     _run_token: object | None = None
     _segment: Any = None
+    _last_shape: Shape = _NO_SHAPE
 
     def _run_tasks(
         self,
@@ -286,10 +286,12 @@ class _Interpreter:
             index = pos[base]
             outer: list[Shape] = []
             # _shape(definition), without the call when it is the shape of
-            # the definition run last (as it is for each object but the first).
-            shape = _LAST[0]
+            # the definition this engine ran last (as it is for each object
+            # but the first). Kept on the engine, so that it outlives no
+            # engine and no definition.
+            shape = self._last_shape
             if shape[0] is not definition or shape[1] != len(definition):
-                shape = _LAST[0] = _shape(definition)
+                shape = self._last_shape = _shape(definition)
         else:
             levels = [definition]
             index = Positions.resume(levels, pos, base)

@@ -1131,7 +1131,7 @@ class GenericWorkflowEngine(_Interpreter, DeprecatedNames):
 _RUN_OWNER = "_run_owner"
 """The attribute holding the thread that runs the engine, during a run."""
 
-_RUN_STATE = (_RUN_OWNER, "_segment", "_run_token")
+_RUN_STATE = (_RUN_OWNER, "_segment", "_run_token", "_last_shape")
 """Engine attributes a run sets up for itself; they are not pickled (the next
 run sets them again)."""
 
