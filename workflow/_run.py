@@ -18,7 +18,6 @@ that changed kind is still run as what it is now (see ``_run_tasks``).
 
 from __future__ import annotations
 
-from itertools import islice
 from types import FunctionType
 from typing import Any, Callable, NamedTuple
 
@@ -150,21 +149,31 @@ class Positions:
             depth += 1
 
 
-Shape = tuple[Any, int, list[int], Any, tuple[Any, ...]]
-"""A block's shape: ``(block, size, runs, controls, items)``.
+Shape = tuple[Any, int, list[int], Any, tuple[Any, ...], list[Any], int]
+"""A block's shape: ``(block, size, runs, controls, items, spans, final)``.
 
 ``runs[i]`` is where the run of ordinary tasks starting at index ``i`` ends
 (``i`` itself for a block or a control task); ``controls[i]`` is, for the
 control task at ``i``, its description and the :meth:`Positions.move` of
 its two outcomes (``None`` elsewhere), or ``controls`` is ``None`` when
 every item is an ordinary task; ``items`` are the items the shape was
-computed from.
+computed from; ``spans[i]`` is ``range(i, runs[i])`` where a run of
+ordinary tasks starts, the :meth:`Positions.move` of the control task at
+``i`` when it moves the same way whatever the object (a jump, a break), and
+``None`` elsewhere (a jump landing inside a run makes its own); ``final``
+is :meth:`Positions.final` of a block that ends after its last item.
 """
 
 _SHAPES: dict[int, Shape] = {}
 """The shape of each block run lately, by the block's id."""
 
 _SHAPE_CACHE_SIZE = 256
+
+_NO_SHAPE: Shape = (None, -1, [], None, (), [], -1)
+"""The shape an engine has run last before its first run (it fits no block)."""
+
+_PLAIN: dict[int, tuple[list[int], list[Any]]] = {}
+"""The runs and spans of a block of ``size`` ordinary tasks, by ``size``."""
 
 
 def _control_of(item: Any) -> Pattern | None:
@@ -175,12 +184,14 @@ def _control_of(item: Any) -> Pattern | None:
     return None
 
 
-def _moves(control: Pattern, index: int, size: int) -> tuple[Pattern, int, int]:
-    """``control`` with the moves of its two outcomes at ``index``."""
+def _moves(control: Pattern, index: int, size: int) -> tuple[Any, ...]:
+    """``control``, its outcomes' moves at ``index``, its ``cond``, ``decide``."""
     return (
         control,
         Positions.move(index, control.when_true, size),
         Positions.move(index, control.when_false, size),
+        control.cond,
+        control.decide,
     )
 
 
@@ -190,14 +201,25 @@ def _shape(level: Any) -> Shape:
     if shape is not None and shape[0] is level and shape[1] == len(level):
         return shape
     size = len(level)
-    items = tuple(level)
     attribute = Pattern.ATTRIBUTE
-    runs = [size] * (size + 1)
+    # A block of ordinary tasks shares its runs and spans with every other
+    # of its size (they are only read), and needs no copy of its items.
+    plain = _PLAIN.get(size)
+    if plain is None:
+        spans: list[Any] = [None] * (size + 1)
+        if size:
+            spans[0] = range(size)
+        plain = _PLAIN[size] = ([size] * (size + 1), spans)
+    runs, spans = plain
+    items: tuple[Any, ...] = ()
     controls: list[Any] | None = None
-    for item in items:
+    for item in level:
         # Most items are plain functions without a description: settle them
         # with two checks, and the whole block when all are.
         if type(item) is not FunctionType or attribute in item.__dict__:
+            items = tuple(level)
+            runs = [size] * (size + 1)
+            spans = [None] * (size + 1)
             controls = [None] * size
             end = size
             for index in range(size - 1, -1, -1):
@@ -207,13 +229,28 @@ def _shape(level: Any) -> Shape:
                 else:
                     control = _control_of(item)
                     if control is not None:
-                        controls[index] = _moves(control, index, size)
+                        moves = controls[index] = _moves(control, index, size)
+                        if control.cond is None and control.decide is None:
+                            # Its move is known: a run ending here takes it.
+                            spans[index] = moves[1]
                         end = index
                 runs[index] = end
+            for index in range(size):
+                end = runs[index]
+                if end > index and (not index or runs[index - 1] == index - 1):
+                    spans[index] = range(index, end)
             break
     if len(_SHAPES) >= _SHAPE_CACHE_SIZE:
         _SHAPES.clear()
-    shape = _SHAPES[id(level)] = (level, size, runs, controls, items)
+    shape = _SHAPES[id(level)] = (
+        level,
+        size,
+        runs,
+        controls,
+        items,
+        spans,
+        Positions.final(size),
+    )
     return shape
 
 
@@ -226,6 +263,7 @@ class _Interpreter:
     # and empties the segment the loop is iterating, which ends it at once.
     _run_token: object | None = None
     _segment: Any = None
+    _last_shape: Shape = _NO_SHAPE
 
     def _run_tasks(
         self,
@@ -247,104 +285,139 @@ class _Interpreter:
         if len(pos) == base + 1 and pos[base] >= 0:
             index = pos[base]
             outer: list[Shape] = []
-            # _shape(definition), without the call when it is cached.
-            shape = _SHAPES.get(id(definition))
-            if (
-                shape is None
-                or shape[0] is not definition
-                or shape[1] != len(definition)
-            ):
-                shape = _shape(definition)
+            # _shape(definition), without the call when it is the shape of
+            # the definition this engine ran last (as it is for each object
+            # but the first). Kept on the engine, so that it outlives no
+            # engine and no definition.
+            shape = self._last_shape
+            if shape[0] is not definition or shape[1] != len(definition):
+                shape = self._last_shape = _shape(definition)
         else:
             levels = [definition]
             index = Positions.resume(levels, pos, base)
             outer = [_shape(level) for level in levels[:-1]]
             shape = _shape(levels[-1])
         depth = base + len(outer)
-        level, size, runs, controls, items = shape
+        level, size, runs, controls, items, spans, final = shape
+        # The shape at hand always fits the length of its block: wherever a
+        # task may have changed that length, the shape is checked before the
+        # walk goes on (a block whose length changed is walked as it is now).
         while True:
-            if len(level) != size:
-                # A task changed the length of this block: walk it as it is.
-                level, size, runs, controls, items = shape = _shape(level)
             if index < size:
                 step: Any = None
-                stop = index if hooks is not None else runs[index]
-                if stop > index:
-                    # A run of ordinary tasks, read from the live list. One
-                    # that ends the block is walked by the list's own
-                    # iterator (cheaper to make): an item it reaches that a
-                    # task added meanwhile still runs as what it is (a
-                    # control task raises its move, a block is caught below).
-                    if stop == size and not index:
-                        segment = self._segment = iter(level)
-                    else:
-                        segment = self._segment = islice(level, index, stop)
-                    task = None
+                if hooks is None and runs[index] > index:
+                    # A run of ordinary tasks, each read from the live list
+                    # when its index comes: an item a task replaced runs as
+                    # what it is now (a control task raises its move, a
+                    # block is caught below); the run stops early when the
+                    # list got shorter. Items added after the run are
+                    # reached when the shape is worked out again.
+                    span = spans[index]
+                    if span is None:
+                        span = range(index, runs[index])
+                    segment = self._segment = iter(span)
                     try:
-                        # pos[depth] rather than pos[-1]: CPython stores at a
-                        # non-negative index much faster.
-                        for pos[depth], task in enumerate(segment, index):
-                            task(obj, self)
+                        for index in segment:
+                            # pos[depth] rather than pos[-1]: CPython stores
+                            # at a non-negative index much faster.
+                            pos[depth] = index
+                            level[index](obj, self)
                     except BreakFromThisLoop:
                         step = BREAK_LEVEL
                     except JumpCall as jump:
                         step = jump.args[0]
                     except TypeError:
-                        if task is None or callable(task):
+                        if index >= len(level) or not isinstance(
+                            level[index], (list, tuple)
+                        ):
                             raise
                         # A task replaced this item by a block: run it as one.
                         _SHAPES.pop(id(level), None)
-                        level, size, runs, controls, items = shape = _shape(level)
-                        index = pos[depth]
+                        level, size, runs, controls, items, spans, final = shape = (
+                            _shape(level)
+                        )
+                        continue
+                    except IndexError as error:
+                        tb = error.__traceback__
+                        if index < len(level) or (tb is not None and tb.tb_next):
+                            raise
+                        # A task removed the items after it: the block ends.
+                        level, size, runs, controls, items, spans, final = shape = (
+                            _shape(level)
+                        )
                         continue
                     if self._run_token is not run_token:
                         raise _RunSuperseded
                     if step is None:
                         # After the last task run: the list may have changed
                         # under the run.
-                        index = pos[depth] + 1
-                        continue
-                    index = pos[depth]
-                    move = Positions.move(index, step, len(level))
+                        index += 1
+                        if len(level) != size:
+                            level, size, runs, controls, items, spans, final = shape = (
+                                _shape(level)
+                            )
+                            continue
+                        # A control task ending the run that moves the same
+                        # way for every object (a loop's jump back) is taken
+                        # at once, unless a task replaced it.
+                        move = spans[index]
+                        if move is None or level[index] is not items[index]:
+                            continue
+                    else:
+                        move = Positions.move(index, step, len(level))
                 else:
                     pos[depth] = index
                     item = level[index]
-                    if isinstance(item, (list, tuple)):
+                    moves = None
+                    if controls is not None and item is items[index]:
+                        moves = controls[index]
+                    if moves is not None and len(moves) == 7:
+                        # A nested block, whose shape its parent's keeps.
+                        if moves[0] is not item or moves[1] != len(item):
+                            moves = controls[index] = _shape(item)
                         outer.append(shape)
                         pos.append(0)
                         depth += 1
-                        # _shape(item), without the call when it is cached.
-                        shape = _SHAPES.get(id(item))
-                        if shape is None or shape[0] is not item:
-                            shape = _shape(item)
-                        level, size, runs, controls, items = shape
+                        level, size, runs, controls, items, spans, final = shape = moves
                         index = 0
                         continue
-                    moves = None
+                    if moves is None and isinstance(item, (list, tuple)):
+                        # _shape(item), without the call when it is cached;
+                        # the parent's shape keeps it for the next entry.
+                        child = _SHAPES.get(id(item))
+                        if (
+                            child is None
+                            or child[0] is not item
+                            or child[1] != len(item)
+                        ):
+                            child = _shape(item)
+                        if controls is not None and item is items[index]:
+                            controls[index] = child
+                        outer.append(shape)
+                        pos.append(0)
+                        depth += 1
+                        level, size, runs, controls, items, spans, final = shape = child
+                        index = 0
+                        continue
                     try:
                         if hooks is not None:
+                            moves = None
                             self._run_hooked(item, obj, hooks)
                         else:
-                            if controls is not None and item is items[index]:
-                                moves = controls[index]
-                            else:
+                            if moves is None:
                                 control = _control_of(item)
                                 if control is not None:
                                     moves = _moves(control, index, size)
                             if moves is None:
                                 item(obj, self)
                             else:
-                                control = moves[0]
                                 # Pattern.step, with the outcomes' moves
                                 # worked out in advance.
-                                if control.cond is not None:
-                                    move = (
-                                        moves[1]
-                                        if control.cond(obj, self)
-                                        else moves[2]
-                                    )
-                                elif control.decide is not None:
-                                    step = control.decide(obj, self)
+                                cond = moves[3]
+                                if cond is not None:
+                                    move = moves[1] if cond(obj, self) else moves[2]
+                                elif moves[4] is not None:
+                                    step = moves[4](obj, self)
                                     moves = None
                                 else:
                                     move = moves[1]
@@ -359,11 +432,20 @@ class _Interpreter:
                     if moves is None:
                         if step is None:
                             index += 1
+                            if len(level) != size:
+                                level, size, runs, controls, items, spans, final = (
+                                    shape
+                                ) = _shape(level)
                             continue
                         move = Positions.move(index, step, len(level))
                 if move >= 0:
                     index = move
-                    if index < len(level):
+                    length = len(level)
+                    if index < length:
+                        if length != size:
+                            level, size, runs, controls, items, spans, final = shape = (
+                                _shape(level)
+                            )
                         continue
                     end = index
                 else:
@@ -371,12 +453,14 @@ class _Interpreter:
             else:
                 end = index
             if depth == base:
-                pos[depth] = Positions.final(end)
+                pos[depth] = final if end == size else Positions.final(end)
                 return
             pos.pop()
             depth -= 1
-            level, size, runs, controls, items = shape = outer.pop()
+            level, size, runs, controls, items, spans, final = shape = outer.pop()
             index = pos[depth] + 1
+            if len(level) != size:
+                level, size, runs, controls, items, spans, final = shape = _shape(level)
 
     def _run_hooked(self, task: Any, obj: Any, hooks: TaskHooks) -> None:
         """Call ``task`` through the run's per-task hooks."""

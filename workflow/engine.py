@@ -634,19 +634,6 @@ class ProcessingFactory:
         """Called after each object completed without exception."""
 
 
-# The defaults the engine may skip: hooks identical to these do nothing.
-_NOOP_HOOKS = frozenset(
-    {
-        ActionMapper.before_callbacks,
-        ActionMapper.after_callbacks,
-        ActionMapper.before_each_callback,
-        ActionMapper.after_each_callback,
-        ProcessingFactory.before_object,
-        ProcessingFactory.after_object,
-    }
-)
-
-
 class GenericWorkflowEngine(_Interpreter, DeprecatedNames):
     """A finite state machine with memory, running tasks over objects.
 
@@ -857,7 +844,14 @@ class GenericWorkflowEngine(_Interpreter, DeprecatedNames):
             ):
                 raise WorkflowError("The callbacks are empty, did you set them?")
             if reset_state:
-                self.state.reset()
+                state = self.state
+                if type(state) is MachineState:
+                    # MachineState.reset(), without the call.
+                    state._token_pos = -1
+                    state.callback_pos = [0]
+                    state.current_object_processed = False
+                else:
+                    state.reset()
             segment = self._segment
             if segment is not None:
                 # Called from a task of a run of this engine: empty the tasks
@@ -899,7 +893,6 @@ class GenericWorkflowEngine(_Interpreter, DeprecatedNames):
         """
         factory = self.processing_factory
         mapper = factory.action_mapper
-        noop = _NOOP_HOOKS
         before_object = factory.before_object
         after_object = factory.after_object
         before_callbacks = mapper.before_callbacks
@@ -909,12 +902,14 @@ class GenericWorkflowEngine(_Interpreter, DeprecatedNames):
         cls = type(self)
         # Overrides on the class, or set on the instance (eng.method = ...).
         own = self.__dict__
-        logs_tasks = self.log.isEnabledFor(logging.DEBUG)
+        logs_tasks = self.log.isEnabledFor(_DEBUG)
         task_hooks = None
+        # A hook that is its own default does nothing: it is not called. (An
+        # identity check per hook: a set lookup would hash each.)
         if (
             logs_tasks
-            or before_each not in noop
-            or after_each not in noop
+            or before_each is not _BEFORE_EACH
+            or after_each is not _AFTER_EACH
             or cls.execute_callback is not _EXECUTE_CALLBACK
             or "execute_callback" in own
         ):
@@ -936,10 +931,10 @@ class GenericWorkflowEngine(_Interpreter, DeprecatedNames):
             run_definition = self.run_callbacks
         return (
             factory,
-            None if before_object in noop else before_object,
-            None if after_object in noop else after_object,
-            None if before_callbacks in noop else before_callbacks,
-            None if after_callbacks in noop else after_callbacks,
+            None if before_object is _BEFORE_OBJECT else before_object,
+            None if after_object is _AFTER_OBJECT else after_object,
+            None if before_callbacks is _BEFORE_CALLBACKS else before_callbacks,
+            None if after_callbacks is _AFTER_CALLBACKS else after_callbacks,
             definitions,
             run_definition,
             task_hooks,
@@ -1059,7 +1054,13 @@ class GenericWorkflowEngine(_Interpreter, DeprecatedNames):
         object. Called from a task, the new run carries the engine on and the
         task's own run ends when it returns.
         """
-        check_restart_words(obj, task)
+        if (
+            type(obj) is not str
+            or type(task) is not str
+            or obj not in OBJECT_MOVES
+            or task not in TASK_MOVES
+        ):
+            check_restart_words(obj, task)
         ident = get_ident()
         attributes = self.__dict__
         # Checked before the state moves, so that the run of the other
@@ -1070,7 +1071,13 @@ class GenericWorkflowEngine(_Interpreter, DeprecatedNames):
         try:
             state = self.state
             object_move, task_move = OBJECT_MOVES[obj], TASK_MOVES[task]
-            if object_move is None:
+            if type(state) is MachineState:
+                # Through the slot: the values written here are always valid.
+                if object_move is None:
+                    state._token_pos = -1
+                else:
+                    state._token_pos = max(-1, state._token_pos + object_move)
+            elif object_move is None:
                 state.token_pos = -1
             else:
                 state.token_pos = max(-1, state.token_pos + object_move)
@@ -1147,7 +1154,7 @@ class GenericWorkflowEngine(_Interpreter, DeprecatedNames):
 _RUN_OWNER = "_run_owner"
 """The attribute holding the thread that runs the engine, during a run."""
 
-_RUN_STATE = (_RUN_OWNER, "_segment", "_run_token")
+_RUN_STATE = (_RUN_OWNER, "_segment", "_run_token", "_last_shape")
 """Engine attributes a run sets up for itself; they are not pickled (the next
 run sets them again)."""
 
@@ -1156,4 +1163,13 @@ _CALLBACK_CHOOSER = GenericWorkflowEngine.callback_chooser
 _EXECUTE_CALLBACK = GenericWorkflowEngine.execute_callback
 _RUN_CALLBACKS = GenericWorkflowEngine.run_callbacks
 _BEFORE_PROCESSING = ProcessingFactory.before_processing
+# The default per-object and per-task hooks do nothing: a run plan skips a
+# hook that is its default.
+_BEFORE_OBJECT = ProcessingFactory.before_object
+_AFTER_OBJECT = ProcessingFactory.after_object
+_BEFORE_CALLBACKS = ActionMapper.before_callbacks
+_AFTER_CALLBACKS = ActionMapper.after_callbacks
+_BEFORE_EACH = ActionMapper.before_each_callback
+_AFTER_EACH = ActionMapper.after_each_callback
+_DEBUG = logging.DEBUG
 _AFTER_PROCESSING = ProcessingFactory.after_processing
