@@ -10,7 +10,14 @@ set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 scratch=$(mktemp -d "${TMPDIR:-/tmp}/workflow-bare-XXXXXX")
-trap 'rm -rf "$scratch"' EXIT
+# A test's child process may still be writing its coverage file as the run
+# ends: try the clean-up twice, and never let it change the exit status.
+clean_up() {
+    local status=$?
+    rm -rf "$scratch" 2>/dev/null || { sleep 2; rm -rf "$scratch" || true; }
+    exit "$status"
+}
+trap clean_up EXIT
 
 hidden=(redis-server redis-cli initdb pg_ctl postgres)
 
