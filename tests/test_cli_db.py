@@ -117,7 +117,8 @@ def test_db_downgrade_below_the_baseline_is_refused(tmp_path):
     assert (done.returncode, done.stderr) == (
         1,
         f"workflow: error: Cannot downgrade to 'base': the revisions of workflow"
-        f" {__version__} are {BASELINE_REVISION}; going below {BASELINE_REVISION}"
+        f" {__version__} are {BASELINE_REVISION}, {SCHEMA_REVISION}; going below"
+        f" {BASELINE_REVISION}"
         " would drop every workflow, so it is not offered\n",
     )
 

@@ -82,20 +82,45 @@ def fill_every_table(store):
     return rows(store)
 
 
+BASELINE_COLUMNS = {
+    "workflow_workflow": (
+        "uuid, name, status, created, modified, extra_data, token_pos,"
+        " callback_pos, fingerprint, version"
+    ),
+    "workflow_object": (
+        "id, workflow_uuid, position, data, extra_data, status, callback_pos,"
+        " halt_message, halt_action, halt_payload, error_message, created,"
+        " modified"
+    ),
+}
+
+
 def rows(store):
-    """Every row of both tables, as plain tuples, in a stable order."""
+    """Every row of the 2.2.0 tables (their 2.2.0 columns), in a stable order."""
     with store.engine.connect() as connection:
         return {
             table: [
                 tuple(row)
                 for row in connection.execute(
-                    Base.metadata.tables[table]
-                    .select()
-                    .order_by(*Base.metadata.tables[table].primary_key.columns)
+                    text(f"SELECT {columns} FROM {table} ORDER BY 1")
                 )
             ]
-            for table in ("workflow_workflow", "workflow_object")
+            for table, columns in BASELINE_COLUMNS.items()
         }
+
+
+def added_values(store):
+    """The columns and table that revision 0002 added, as filled after an upgrade."""
+    with store.engine.connect() as connection:
+        return (
+            connection.execute(
+                text(
+                    "SELECT uuid, claim_token, heartbeat, message_id"
+                    " FROM workflow_workflow ORDER BY uuid"
+                )
+            ).all(),
+            connection.execute(text("SELECT count(*) FROM workflow_history")).scalar(),
+        )
 
 
 def revisions_oldest_first():
@@ -221,6 +246,13 @@ def test_a_database_at_the_baseline_revision_upgrades_with_every_row_intact(stor
     assert version_rows(store) == [(SCHEMA_REVISION,)]
 
 
+def test_an_upgraded_workflow_has_no_claim_and_an_empty_history(store):
+    migrate(store, command.upgrade, BASELINE_REVISION)
+    fill_every_table(store)
+    upgrade(store)
+    assert added_values(store) == ([("w1", None, None, None)], 0)
+
+
 def test_a_2_2_0_database_without_a_version_table_upgrades_with_every_row_intact(
     store,
 ):
@@ -261,6 +293,7 @@ def test_upgrade_leaves_an_applications_own_tables_and_alembic_version_alone(sto
         "alembic_version",
         "app_things",
         VERSION_TABLE,
+        "workflow_history",
         "workflow_object",
         "workflow_workflow",
     ]
@@ -305,7 +338,12 @@ def test_an_applications_include_object_hook_leaves_the_workflow_tables_out(stor
     assert {
         name: include_object(table, name, "table", True, None)
         for name, table in tables.items()
-    } == {VERSION_TABLE: False, "workflow_object": False, "workflow_workflow": False}
+    } == {
+        VERSION_TABLE: False,
+        "workflow_history": False,
+        "workflow_object": False,
+        "workflow_workflow": False,
+    }
     index = next(iter(Base.metadata.tables["workflow_object"].indexes))
     assert include_object(index, index.name, "index", False, None) is False
 

@@ -43,13 +43,17 @@ from .errors import (
     WorkflowBusyError,
     WorkflowNotFoundError,
 )
-from .models import ObjectRecord, WorkflowRecord, WorkflowStore
+from .history import EVENTS, HistoryEntry, record_event, workflow_history
+from .models import HistoryRecord, ObjectRecord, WorkflowRecord, WorkflowStore
 from .registry import Registry, fingerprint, registry
 from .schema import downgrade, schema_status, upgrade
 
 __all__ = (
     "AmbiguousUuidError",
     "DefinitionChangedError",
+    "EVENTS",
+    "HistoryEntry",
+    "HistoryRecord",
     "ObjectInfo",
     "ObjectRecord",
     "Registry",
@@ -75,6 +79,7 @@ __all__ = (
     "list_objects",
     "list_workflows",
     "prune_workflows",
+    "record_event",
     "registry",
     "release_interrupted",
     "resolve_uuid",
@@ -84,4 +89,5 @@ __all__ = (
     "schema_status",
     "start",
     "upgrade",
+    "workflow_history",
 )

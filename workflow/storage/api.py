@@ -22,7 +22,13 @@ from ..engine_db import ObjectStatus, WorkflowStatus
 from ..errors import HaltProcessing, WorkflowAPIError, WorkflowError
 from .engine import StoredWorkflowEngine
 from .errors import AmbiguousUuidError, WorkflowBusyError, WorkflowNotFoundError
-from .models import ObjectRecord, WorkflowRecord, WorkflowStore, utcnow
+from .models import (
+    HistoryRecord,
+    ObjectRecord,
+    WorkflowRecord,
+    WorkflowStore,
+    utcnow,
+)
 
 if TYPE_CHECKING:
     from sqlalchemy import CursorResult
@@ -558,7 +564,7 @@ def get_object(uuid: str, position: int, store: WorkflowStore) -> ObjectInfo:
 def delete_workflow(
     uuid: str, store: WorkflowStore, *, force: bool = False
 ) -> WorkflowInfo:
-    """Delete the workflow ``uuid`` and its objects, in one transaction.
+    """Delete the workflow ``uuid``, its objects and its history, in one transaction.
 
     :param force: delete it even when it is RUNNING (its process died, or
         will stop at its next save).
@@ -572,6 +578,9 @@ def delete_workflow(
     if not force:
         condition.append(WorkflowRecord.status != WorkflowStatus.RUNNING.value)
     with store.session() as session:
+        session.execute(
+            delete(HistoryRecord).where(HistoryRecord.workflow_uuid == info.uuid)
+        )
         session.execute(
             delete(ObjectRecord).where(ObjectRecord.workflow_uuid == info.uuid)
         )
@@ -591,7 +600,7 @@ def prune_workflows(
 ) -> list[str]:
     """Delete the workflows with ``status`` last saved before ``before``.
 
-    Their objects go with them, in the same transaction.
+    Their objects and history go with them, in the same transaction.
 
     :param status: a :class:`~workflow.engine_db.WorkflowStatus`, its name or
         its value.
@@ -610,6 +619,9 @@ def prune_workflows(
             ).scalars()
         )
         if uuids:
+            session.execute(
+                delete(HistoryRecord).where(HistoryRecord.workflow_uuid.in_(uuids))
+            )
             session.execute(
                 delete(ObjectRecord).where(ObjectRecord.workflow_uuid.in_(uuids))
             )

@@ -1,17 +1,24 @@
 """The database schema of :mod:`workflow.storage`, and the store that owns it.
 
-Two tables:
+Three tables:
 
 ``workflow_workflow`` (:class:`WorkflowRecord`)
     one row per workflow: its uuid, definition name, status, the engine's
     ``extra_data``, the machine state (``token_pos``, ``callback_pos``), the
-    fingerprint of the definition it runs, and a ``version`` counter that a
-    process increments when it takes the workflow over (optimistic locking).
+    fingerprint of the definition it runs, a ``version`` counter that a
+    process increments when it takes the workflow over (optimistic locking),
+    and the claim of the process running it (``claim_token``, ``heartbeat``,
+    ``message_id``).
 
 ``workflow_object`` (:class:`ObjectRecord`)
     one row per object: its position in the workflow, its ``data`` and
     ``extra_data`` (JSON), status, the task position it stopped at, and the
     halt or error details.
+
+``workflow_history`` (:class:`HistoryRecord`)
+    one row per event of a workflow's life: runs, halts, errors, take-overs
+    and people's actions, with when, who and which message
+    (:mod:`workflow.storage.history`).
 
 Statuses are stored as the integer values of
 :class:`~workflow.engine_db.WorkflowStatus` and
@@ -58,13 +65,14 @@ from sqlalchemy.orm import (
 __all__ = (
     "SCHEMA_REVISION",
     "Base",
+    "HistoryRecord",
     "ObjectRecord",
     "WorkflowRecord",
     "WorkflowStore",
     "utcnow",
 )
 
-SCHEMA_REVISION = "0001"
+SCHEMA_REVISION = "0002"
 """The revision of the migrations (:mod:`workflow.storage.schema`) that these
 models match: a store uses only databases at this revision."""
 
@@ -124,6 +132,11 @@ class WorkflowRecord(Base):
     callback_pos: Mapped[Any] = mapped_column(JSON, default=lambda: [0])
     fingerprint: Mapped[str] = mapped_column(String(64))
     version: Mapped[int] = mapped_column(Integer, default=0)
+    claim_token: Mapped[Optional[str]] = mapped_column(String(36), default=None)  # noqa: UP045
+    heartbeat: Mapped[Optional[datetime.datetime]] = mapped_column(  # noqa: UP045
+        UTCDateTime, default=None
+    )
+    message_id: Mapped[Optional[str]] = mapped_column(String(255), default=None)  # noqa: UP045
 
     objects: Mapped[list[ObjectRecord]] = relationship(
         back_populates="workflow",
@@ -131,7 +144,10 @@ class WorkflowRecord(Base):
         cascade="all, delete-orphan",
     )
 
-    __table_args__: tuple[Any, ...] = (Index("ix_workflow_workflow_status", "status"),)
+    __table_args__: tuple[Any, ...] = (
+        Index("ix_workflow_workflow_status", "status"),
+        Index("ix_workflow_workflow_created_uuid", "created", "uuid"),
+    )
 
     def __repr__(self) -> str:
         return f"<WorkflowRecord {self.uuid} {self.name!r} status={self.status}>"
@@ -167,12 +183,49 @@ class ObjectRecord(Base):
     __table_args__: tuple[Any, ...] = (
         UniqueConstraint("workflow_uuid", "position"),
         Index("ix_workflow_object_status", "status"),
+        Index(
+            "ix_workflow_object_status_action",
+            "status",
+            "halt_action",
+            "modified",
+            "id",
+        ),
     )
 
     def __repr__(self) -> str:
         return (
             f"<ObjectRecord {self.id} of {self.workflow_uuid}"
             f" position={self.position} status={self.status}>"
+        )
+
+
+class HistoryRecord(Base):
+    """An event of a workflow's life (see :mod:`workflow.storage.history`)."""
+
+    __tablename__ = "workflow_history"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    workflow_uuid: Mapped[str] = mapped_column(
+        String(36), ForeignKey("workflow_workflow.uuid", ondelete="CASCADE")
+    )
+    time: Mapped[datetime.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    event: Mapped[str] = mapped_column(String(32))
+    position: Mapped[Optional[int]] = mapped_column(Integer, default=None)  # noqa: UP045
+    actor: Mapped[Optional[str]] = mapped_column(String(255), default=None)  # noqa: UP045
+    message_id: Mapped[Optional[str]] = mapped_column(String(255), default=None)  # noqa: UP045
+    details: Mapped[Any] = mapped_column(
+        JSON(none_as_null=True), nullable=True, default=None
+    )
+
+    __table_args__: tuple[Any, ...] = (
+        Index("ix_workflow_history_workflow", "workflow_uuid", "id"),
+        Index("ix_workflow_history_message", "message_id"),
+    )
+
+    def __repr__(self) -> str:
+        return (
+            f"<HistoryRecord {self.id} of {self.workflow_uuid} {self.event}"
+            f" position={self.position}>"
         )
 
 
