@@ -5,11 +5,14 @@ from __future__ import annotations
 import functools
 import gc
 import logging
+import os
 import pickle
+import types
 from typing import Any
 
 import pytest
 
+import workflow
 from tests.helpers import (
     ENGINE_CLASSES,
     ENGINE_IDS,
@@ -33,6 +36,8 @@ from workflow.engine import (
 )
 from workflow.errors import HaltProcessing, WorkflowError
 from workflow.utils import classproperty
+
+PACKAGE_DIRECTORY = os.path.dirname(workflow.__file__)
 
 engine_classes = pytest.mark.parametrize("engine_class", ENGINE_CLASSES, ids=ENGINE_IDS)
 
@@ -940,14 +945,30 @@ def test_a_level_that_ends_points_at_its_last_item(definition, position):
     assert eng.state.callback_pos == [0]
 
 
+def _is_left_by_a_run(garbage):
+    """Whether a garbage object comes from running tasks: an exception, or a
+    frame of the package or of this module (other threads of the test
+    process, a server's client say, may leave garbage of their own)."""
+    if isinstance(garbage, BaseException):
+        return True
+    if isinstance(garbage, types.FrameType):
+        filename = garbage.f_code.co_filename
+        return filename == __file__ or filename.startswith(PACKAGE_DIRECTORY)
+    return False
+
+
 def _cycles_left_by(run):
     gc.collect()
     gc.disable()
+    gc.set_debug(gc.DEBUG_SAVEALL)
     try:
         for _ in range(10):
             run()
-        return gc.collect()
+        gc.collect()
+        return sum(1 for garbage in gc.garbage if _is_left_by_a_run(garbage))
     finally:
+        gc.set_debug(0)
+        gc.garbage.clear()
         gc.enable()
 
 
