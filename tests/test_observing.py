@@ -7,6 +7,9 @@ engine, or for any); every connection is undone when its test ends.
 from __future__ import annotations
 
 import logging
+import subprocess
+import sys
+import textwrap
 from typing import Any
 
 import pytest
@@ -495,3 +498,30 @@ def test_fields_are_built_only_when_the_level_is_enabled(caplog):
         ("Processing was stopped at object 0", "yes"),
     ]
     assert eng.field_calls == 3
+
+
+def test_runs_look_at_the_signals_only_once_a_receiver_connected():
+    code = textwrap.dedent(
+        """
+        from workflow import _observe, signals
+        from workflow.engine import GenericWorkflowEngine
+        eng = GenericWorkflowEngine()
+        eng.callbacks.replace([lambda obj, eng: None])
+        eng.process(["A"])
+        print(_observe.SIGNALS, eng._plan()[7:])
+        receive = lambda sender, **kwargs: print("finished", kwargs["obj"])
+        signals.object_finished.connect(receive, sender=eng)
+        print(_observe.SIGNALS == (
+            signals.object_started, signals.object_finished, signals.task_finished
+        ))
+        eng.process(["B"])
+        signals.object_finished.disconnect(receive)
+        eng.process(["C"])
+        print(eng._plan()[7:])
+        """
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=False
+    )
+    assert (result.returncode, result.stderr) == (0, "")
+    assert result.stdout == "None (None, None)\nTrue\nfinished B\n(None, None)\n"

@@ -1,8 +1,9 @@
 """What the engine tells observers: outcomes, task names and log fields.
 
 This module needs no blinker. :mod:`workflow.signals` registers its
-per-object and per-task signals here when it is imported (:func:`register`);
-until then nobody can be listening, and a run checks nothing more.
+per-object and per-task signals here (:func:`register`) when a receiver is
+first connected to one of them; until then nobody is listening, and a run
+checks nothing more.
 """
 
 from __future__ import annotations
@@ -41,8 +42,9 @@ SUPERSEDED = "superseded"
 TASK_OK = "ok"
 
 SIGNALS: Any = None
-"""``(object_started, object_finished, task_finished)`` once
-:mod:`workflow.signals` is imported, else ``None``."""
+"""``(object_started, object_finished, task_finished)`` once a receiver has
+been connected to one of them, else ``None``: until then a run checks
+nothing more."""
 
 
 def register(object_started: Any, object_finished: Any, task_finished: Any) -> None:

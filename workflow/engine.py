@@ -796,7 +796,21 @@ class GenericWorkflowEngine(_Interpreter, DeprecatedNames):
         :param action: name of what the application should do about it.
         :param payload: any data to hand to the application.
         """
-        raise HaltProcessing(msg, action=action, payload=payload)
+        # HaltProcessing(msg, action=action, payload=payload), without the
+        # Python-level __init__ call, which costs most of a halt's set-up:
+        # the exception's own __new__ sets args, the class holds the
+        # attributes' defaults.
+        halt = _new_exception(HaltProcessing, msg)
+        halt.message = msg
+        if action is not None:
+            halt.action = action
+        if payload is not None:
+            halt.payload = payload
+        try:
+            raise halt
+        finally:
+            # The traceback holds this frame: no reference back to the halt.
+            del halt
 
     def stop(self) -> NoReturn:
         """Stop processing: no further object is taken."""
@@ -1346,4 +1360,5 @@ _AFTER_CALLBACKS = ActionMapper.after_callbacks
 _BEFORE_EACH = ActionMapper.before_each_callback
 _AFTER_EACH = ActionMapper.after_each_callback
 _DEBUG = logging.DEBUG
+_new_exception = BaseException.__new__
 _AFTER_PROCESSING = ProcessingFactory.after_processing

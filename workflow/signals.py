@@ -23,6 +23,8 @@ This module is the only one of the package that needs :mod:`blinker`.
 
 from __future__ import annotations
 
+from typing import Any
+
 from blinker import NamedSignal, Namespace
 
 from ._observe import register, task_name
@@ -138,4 +140,14 @@ task_finished: NamedSignal = _signals.signal(
     """,
 )
 
-register(object_started, object_finished, task_finished)
+
+def _receiver_connected(signal: Any, **kwargs: Any) -> None:
+    """Make the three signals known to the engine's runs (see above)."""
+    register(object_started, object_finished, task_finished)
+
+
+# The engine's runs look at these signals only once a receiver has been
+# connected to one of them: until then a run does not even check them.
+for _signal in (object_started, object_finished, task_finished):
+    _signal.receiver_connected.connect(_receiver_connected, weak=False)
+del _signal
