@@ -956,6 +956,35 @@ class GenericWorkflowEngine(_Interpreter, DeprecatedNames):
         # Overrides on the class, or set on the instance (eng.method = ...).
         own = self.__dict__
         logs_tasks = self.log.isEnabledFor(_DEBUG)
+        if (
+            before_object is _BEFORE_OBJECT
+            and after_object is _AFTER_OBJECT
+            and before_callbacks is _BEFORE_CALLBACKS
+            and after_callbacks is _AFTER_CALLBACKS
+            and before_each is _BEFORE_EACH
+            and after_each is _AFTER_EACH
+            and not logs_tasks
+            and _observe.SIGNALS is None
+            and cls.execute_callback is _EXECUTE_CALLBACK
+            and cls.callback_chooser is _CALLBACK_CHOOSER
+            and cls.run_callbacks is _RUN_CALLBACKS
+            and "execute_callback" not in own
+            and "callback_chooser" not in own
+            and "run_callbacks" not in own
+            and type(self.callbacks) is Callbacks
+        ):
+            # Every hook is its default: the plan of most runs, at once.
+            return (
+                factory,
+                None,
+                None,
+                None,
+                None,
+                self.callbacks._definitions,
+                None,
+                None,
+                None,
+            )
         observers = task_finished = None
         signals = _observe.SIGNALS
         if signals is not None and (
