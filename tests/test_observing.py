@@ -525,3 +525,17 @@ def test_runs_look_at_the_signals_only_once_a_receiver_connected():
     )
     assert (result.returncode, result.stderr) == (0, "")
     assert result.stdout == "None (None, None)\nTrue\nfinished B\n(None, None)\n"
+
+
+def test_a_try_failure_record_names_the_task_it_retries(caplog):
+    from workflow.patterns.utils import TRY
+
+    def fetch(obj: Any, eng: Any) -> None:
+        raise OSError("offline")
+
+    eng = _engine(task("a"), TRY(fetch, retry=1, onfailure=None))
+    eng.process(["A"])
+    assert [(r.getMessage(), *_fields(r)[:2]) for r in caplog.records] == [
+        ("TRY: attempt 1 of 2 of fetch failed", 0, "fetch"),
+        ("TRY: attempt 2 of 2 of fetch failed", 0, "fetch"),
+    ]

@@ -16,6 +16,7 @@ from .errors import WorkflowTransition
 __all__ = (
     "OBJECT_OUTCOMES",
     "TASK_OK",
+    "log_extra",
     "object_outcome",
     "register",
     "task_at",
@@ -113,3 +114,9 @@ def task_at(definition: Any, callback_pos: list[int]) -> Any:
     if isinstance(node, (list, tuple)):
         return None
     return node
+
+
+def log_extra(eng: Any, task: Any) -> dict[str, Any] | None:
+    """``eng.log_fields(task)``, or ``None`` for an engine without the method."""
+    fields = getattr(eng, "log_fields", None)
+    return None if fields is None else fields(task)
