@@ -14,6 +14,7 @@ import datetime
 import json
 
 import pytest
+from sqlalchemy import delete
 
 from tests.test_cli import cli
 from workflow.storage import (
@@ -22,6 +23,7 @@ from workflow.storage import (
     WorkflowStore,
     record_event,
 )
+from workflow.storage.models import HistoryRecord
 
 T0 = datetime.datetime(2026, 12, 4, 19, 0, 0, 250000, tzinfo=datetime.timezone.utc)
 
@@ -51,12 +53,18 @@ def store(work):
 
 
 def new_workflow(store, data=(6, 4, 2)):
-    """A stored workflow of ``data`` that never ran: its history is the test's."""
+    """A stored workflow of ``data`` that never ran, with an empty history."""
     registry = Registry()
     registry.register("grading", [_nothing])
-    return StoredWorkflowEngine.with_name(
+    uuid = StoredWorkflowEngine.with_name(
         "grading", store, data=list(data), registry=registry
     ).uuid
+    # Whatever storing it recorded goes: the test writes the whole history.
+    with store.begin() as connection:
+        connection.execute(
+            delete(HistoryRecord).where(HistoryRecord.workflow_uuid == uuid)
+        )
+    return uuid
 
 
 def record(store, uuid, events):

@@ -38,18 +38,20 @@ from __future__ import annotations
 import sys
 import threading
 import time
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, Callable, NamedTuple
 
 from opentelemetry import context, metrics, trace
-from opentelemetry.trace import Status, StatusCode
+from opentelemetry.metrics import MeterProvider
+from opentelemetry.trace import Span, Status, StatusCode, TracerProvider
 
 from .. import signals
 from .._observe import task_name
 from ..version import __version__
 
 if TYPE_CHECKING:
-    from opentelemetry.metrics import MeterProvider
-    from opentelemetry.trace import Span, TracerProvider
+    from contextvars import Token
+
+    from opentelemetry.context import Context
 
 __all__ = (
     "ATTRIBUTE_NAME",
@@ -58,6 +60,10 @@ __all__ = (
     "ATTRIBUTE_TASK",
     "ATTRIBUTE_TASK_POSITION",
     "ATTRIBUTE_UUID",
+    "HALT_EVENT",
+    "OBJECT_SPAN",
+    "RUN_SPAN",
+    "TASK_SPAN",
     "instrument",
     "is_instrumented",
     "uninstrument",
@@ -80,9 +86,15 @@ ATTRIBUTE_OUTCOME = "workflow.outcome"
 or another outcome of :data:`workflow.signals.object_finished`."""
 
 RUN_SPAN = "workflow.run"
+"""The name of a run's span."""
 OBJECT_SPAN = "workflow.object"
+"""The name of an object's span."""
 TASK_SPAN = "workflow.task"
+"""The name of a task's span."""
 HALT_EVENT = "workflow.halted"
+"""The name of the event a halt adds to its object's and its run's spans, with
+the attributes ``workflow.halt.message`` and ``workflow.halt.action`` (when
+the halt has them)."""
 
 _RUN = "run"
 _OBJECT = "object"
@@ -93,7 +105,7 @@ class _Frame(NamedTuple):
 
     kind: str
     span: Span
-    token: object
+    token: Token[Context]
     """The context token that made ``span`` current, to detach when it ends."""
     attributes: dict[str, Any]
     """The workflow's attributes (uuid and name), shared by its spans."""
@@ -149,7 +161,7 @@ class _Instrumentation:
         # an engine runs in one thread at a time, so each list is only
         # touched by the thread running its engine.
         self.frames: dict[int, list[_Frame]] = {}
-        self.connections = [
+        self.connections: list[tuple[Any, Callable[..., None]]] = [
             (signals.workflow_started, self.run_started),
             (signals.workflow_finished, self.run_finished),
             (signals.workflow_halted, self.run_halted),
@@ -208,7 +220,7 @@ class _Instrumentation:
                 span.set_attribute(ATTRIBUTE_OUTCOME, outcome)
                 _mark(span, outcome, exc)
             span.end()
-            context.detach(frame.token)  # type: ignore[arg-type]
+            context.detach(frame.token)
 
     # -- objects -------------------------------------------------------------
 
@@ -232,7 +244,7 @@ class _Instrumentation:
                 span.set_attribute(ATTRIBUTE_OUTCOME, outcome)
                 _mark(span, outcome, sys.exc_info()[1])
             span.end()
-            context.detach(frame.token)  # type: ignore[arg-type]
+            context.detach(frame.token)
         elif frames:
             shared = frames[-1].attributes
         else:
