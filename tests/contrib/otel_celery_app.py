@@ -1,8 +1,9 @@
 """The test workers' Celery app, reporting spans (``-A tests.contrib.otel_celery_app``).
 
 It is :mod:`tests.contrib.celery_app` with OpenTelemetry set up at import:
-Celery's instrumentation and :mod:`workflow.contrib.otel`, whose spans are
-written by the global tracer provider as JSON lines to the file ``$WORKFLOW_TEST_SPANS`` as each ends.
+Celery's instrumentation and :mod:`workflow.contrib.otel`, whose spans (and
+the tasks' own) the global tracer provider writes as JSON lines to the file
+``$WORKFLOW_TEST_SPANS`` as each ends.
 Workers run it with the ``solo`` pool, so the process that imports it runs
 the tasks.
 """

@@ -562,3 +562,37 @@ def test_a_workflow_run_by_a_celery_worker_joins_the_senders_trace(
             {**workflow, "workflow.outcome": "completed"},
         ),
     ]
+
+
+# Imports.
+
+
+def python(code):
+    import subprocess
+    import sys
+
+    return subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60
+    )
+
+
+def test_without_the_api_the_import_says_which_extra_to_install():
+    done = python(
+        "import sys; sys.modules['opentelemetry'] = None\nimport workflow.contrib.otel"
+    )
+    assert done.returncode == 1
+    assert done.stderr.splitlines()[-1] == (
+        "ImportError: workflow.contrib.otel needs the OpenTelemetry API (import of"
+        " opentelemetry halted; None in sys.modules): install it with"
+        " pip install 'workflow[otel]'"
+    )
+
+
+def test_the_rest_of_the_package_never_imports_opentelemetry():
+    done = python(
+        "import sys\n"
+        "import workflow.cli, workflow.contrib.celery, workflow.engine,"
+        " workflow.signals, workflow.storage\n"
+        "print(sorted(m for m in sys.modules if m.startswith('opentelemetry')))"
+    )
+    assert (done.returncode, done.stdout, done.stderr) == (0, "[]\n", "")

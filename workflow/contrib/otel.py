@@ -40,9 +40,15 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any, Callable, NamedTuple
 
-from opentelemetry import context, metrics, trace
-from opentelemetry.metrics import MeterProvider
-from opentelemetry.trace import Span, Status, StatusCode, TracerProvider
+try:
+    from opentelemetry import context, metrics, trace
+    from opentelemetry.metrics import MeterProvider
+    from opentelemetry.trace import Span, Status, StatusCode, TracerProvider
+except ImportError as exc:
+    raise ImportError(
+        f"workflow.contrib.otel needs the OpenTelemetry API ({exc}): install it"
+        " with pip install 'workflow[otel]'"
+    ) from exc
 
 from .. import signals
 from .._observe import task_name
