@@ -413,21 +413,66 @@ def test_stored_workflows_carry_their_uuid_and_name(telemetry, store):
     }
 
 
-def test_a_task_restarting_its_engine_leaves_no_span_open(telemetry):
+def test_a_run_a_task_starts_nests_in_its_object_and_supersedes_its_run(telemetry):
     def again(obj, eng):
         if obj == 1 and not eng.extra_data.get("again"):
             eng.extra_data["again"] = True
             eng.restart("current", "next")
 
     engine([again]).process([0, 1, 2])
-    spans = telemetry.spans()
-    assert [s.name for s in spans].count("workflow.run") == 2
-    assert all(span.end_time is not None for span in spans)
-    [inner] = [s for s in spans if s.name == "workflow.run" and s.parent is not None]
-    # The nested run is a child of the object whose task started it.
-    [outer_object] = [s for s in spans if s.context.span_id == inner.parent.span_id]
-    assert dict(outer_object.attributes)["workflow.object.position"] == 1
+    done = {"workflow.outcome": "completed"}
+    assert telemetry.tree() == [
+        run(
+            children=[
+                obj_span(0, "completed"),
+                obj_span(
+                    1,
+                    "superseded",
+                    [
+                        run(
+                            children=[
+                                obj_span(1, "completed"),
+                                obj_span(2, "completed"),
+                            ],
+                            **done,
+                        )
+                    ],
+                ),
+            ],
+            **{"workflow.outcome": "superseded"},
+        )
+    ]
+    assert telemetry.points("workflow.objects") == {
+        (("workflow.outcome", "completed"),): 3,
+        (("workflow.outcome", "superseded"),): 1,
+    }
     assert trace.get_current_span() is trace.INVALID_SPAN
+
+
+def test_a_stored_workflows_error(telemetry, store):
+    failed = start("tests.contrib.otel_definitions:failing", [1, 0], store)
+    assert (failed.status.name, failed.error) == ("ERROR", "ValueError: no grade")
+    workflow = {
+        "workflow.uuid": failed.uuid,
+        "workflow.name": "tests.contrib.otel_definitions:failing",
+    }
+    error = {
+        "status": ("ERROR", "ValueError: no grade"),
+        "events": [("exception", "ValueError", "no grade")],
+    }
+    assert telemetry.tree() == [
+        {
+            **run(
+                children=[
+                    obj_span(0, "completed", workflow=workflow),
+                    obj_span(1, "error", workflow=workflow, **error),
+                ],
+                **workflow,
+                **{"workflow.outcome": "error"},
+            ),
+            **error,
+        }
+    ]
 
 
 def test_instrument_once_and_uninstrument_disconnects_every_receiver():

@@ -104,6 +104,7 @@ the halt has them)."""
 
 _RUN = "run"
 _OBJECT = "object"
+_SUPERSEDED = "superseded"
 
 
 class _Frame(NamedTuple):
@@ -211,11 +212,11 @@ class _Instrumentation:
         self._end_run(eng, "error", sys.exc_info()[1])
 
     def _end_run(self, eng: Any, outcome: str, exc: BaseException | None) -> None:
-        """End every open span of ``eng``: its run (and any it superseded) ended.
+        """End every open span of ``eng``: its innermost run ended.
 
-        A halt or an error that ends the run leaves its object's span open
-        when it is sent before ``object_finished``: that span ends here too,
-        with the same outcome and exception.
+        The runs it is nested in (a task of theirs started it) end with it,
+        and so do their objects: they were ``superseded``, as the engine
+        reports those objects, and get no signal of their own.
         """
         frames = self.frames.pop(id(eng), None)
         if not frames:
@@ -227,6 +228,8 @@ class _Instrumentation:
                 _mark(span, outcome, exc)
             span.end()
             context.detach(frame.token)
+            if frame.kind == _RUN:
+                outcome, exc = _SUPERSEDED, None
 
     # -- objects -------------------------------------------------------------
 
