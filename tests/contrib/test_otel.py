@@ -259,6 +259,40 @@ def test_a_halt_is_an_outcome_and_an_event_not_an_error(telemetry):
     }
 
 
+def test_a_run_going_on_past_halts_has_a_run_span_per_stretch(telemetry):
+    # The engine sends workflow_started again after each halt it goes past.
+    eng = engine([IF(grade_is_not_passing, [ask_for_retake])])
+    eng.process([4, 6, 3], stop_on_halt=False)
+
+    def halt(grade):
+        return (
+            "workflow.halted",
+            {
+                "workflow.halt.message": f"grade {grade} fails",
+                "workflow.halt.action": "retake",
+            },
+        )
+
+    halted = {"workflow.outcome": "halted"}
+    assert telemetry.tree() == [
+        {
+            **run(children=[obj_span(0, "halted", events=[halt(4)])], **halted),
+            "events": [halt(4)],
+        },
+        {
+            **run(
+                children=[
+                    obj_span(1, "completed"),
+                    obj_span(2, "halted", events=[halt(3)]),
+                ],
+                **halted,
+            ),
+            "events": [halt(3)],
+        },
+        run(**{"workflow.outcome": "completed"}),
+    ]
+
+
 def test_an_error_sets_the_error_status_and_records_the_exception(telemetry):
     eng = engine([explode])
     with pytest.raises(ValueError, match="no grade"):

@@ -21,6 +21,11 @@ description is the exception line) and records the exception as an event; a
 halt is an outcome, not a failure: the status stays unset, and a
 ``workflow.halted`` event carries the halt's message and action.
 
+A run that goes on past a halt or an error (``stop_on_halt=False``) sends
+``workflow_started`` again: each stretch gets its own run span. A run that a
+task starts on its own engine is a child of that task's object span, and
+the run it supersedes ends with it (outcome ``superseded``).
+
 The run's span is the current span while it runs, and the object's while
 its tasks run: spans that tasks open (an HTTP call, a database query) are
 children of the object's span. A run started in a Celery task is a child of
