@@ -75,7 +75,15 @@ TARGETS = {"flat": 2.0, "nested": 5.0, "halt_resume": 4.5, "startup": 15.0}
 # engine's own work per run may add to the least any engine with this API costs.
 STARTUP_FLOOR_TARGET = 1.7
 STORAGE_TARGET_US = 1_000.0
-WORKLOAD_NAMES = ("flat", "nested", "halt_resume", "startup", "storage", "scale")
+WORKLOAD_NAMES = (
+    "flat",
+    "nested",
+    "halt_resume",
+    "startup",
+    "signals",
+    "storage",
+    "scale",
+)
 # A series counts as flat when its change over the whole range stays within
 # the measured noise or within this share of its mean.
 FLAT_TOLERANCE = 0.10
@@ -527,8 +535,76 @@ def bench_startup(config: dict[str, Any]) -> dict[str, Any]:
     return with_target(result, TARGETS["startup"])
 
 
+def signals_sides(engines: int) -> dict[str, Side]:
+    """The start-up workload with the per-object and per-task signals unheard.
+
+    ``unarmed``: no receiver was ever connected to them, so a run does not
+    look at them; ``armed``: one was connected and disconnected, so each
+    run checks their receivers; ``elsewhere``: a receiver listens to
+    another engine, so each run also asks whether it listens to this one.
+    No side has a receiver for the engines that run: every ratio to
+    ``unarmed`` is what those signals cost a run nobody listens to.
+    """
+    from workflow import _observe, signals
+
+    tasks = make_tasks(3)
+    tokens = make_tokens(engines)
+    armed = (signals.object_started, signals.object_finished, signals.task_finished)
+    watched = GenericWorkflowEngine()
+
+    def ignore(sender: Any, **kwargs: Any) -> None:
+        """A receiver of the signals of another engine."""
+
+    def prepare_with(observed: Any, elsewhere: bool) -> Callable[[], list[Token]]:
+        def prepare() -> list[Token]:
+            for signal in armed:
+                signal.disconnect(ignore)
+                if elsewhere:
+                    signal.connect(ignore, sender=watched, weak=False)
+            _observe.SIGNALS = observed
+            return reset_tokens(tokens)
+
+        return prepare
+
+    def run(objs: list[Token]) -> None:
+        for obj in objs:
+            eng = GenericWorkflowEngine()
+            eng.callbacks.replace(tasks)
+            eng.process([obj])
+
+    return {
+        "unarmed": Side(prepare_with(None, False), run),
+        "armed": Side(prepare_with(armed, False), run),
+        "elsewhere": Side(prepare_with(armed, True), run),
+    }
+
+
+def bench_signals(config: dict[str, Any]) -> dict[str, Any]:
+    """Workload 5: what the per-object and per-task signals cost unheard."""
+    try:
+        from workflow import _observe
+    except ImportError as exc:
+        return {"available": False, "reason": str(exc)}
+    engines = config["startup_engines"]
+    saved = _observe.SIGNALS
+    sides = signals_sides(engines)
+    try:
+        samples = interleaved(list(sides.values()), config["repeats"])
+    finally:
+        sides["unarmed"].prepare()
+        _observe.SIGNALS = saved
+    per_engine = {
+        name: min(side_samples) / engines for name, side_samples in zip(sides, samples)
+    }
+    result: dict[str, Any] = {"available": True, "engines": engines}
+    result.update({f"{name}_ns_per_engine": ns for name, ns in per_engine.items()})
+    result["armed_ratio"] = per_engine["armed"] / per_engine["unarmed"]
+    result["elsewhere_ratio"] = per_engine["elsewhere"] / per_engine["unarmed"]
+    return result
+
+
 def bench_storage(config: dict[str, Any]) -> dict[str, Any]:
-    """Workload 5: the SQLite-backed engine against the plain one."""
+    """Workload 6: the SQLite-backed engine against the plain one."""
     try:
         from workflow.storage import WorkflowStore, list_objects, registry, start
     except ImportError as exc:
@@ -644,7 +720,7 @@ def engine_peak_bytes(objects: int) -> int:
 
 
 def bench_scale(config: dict[str, Any]) -> dict[str, Any]:
-    """Workload 6: the flat workload over more objects and deeper nesting."""
+    """Workload 7: the flat workload over more objects and deeper nesting."""
     repeats = config["scale_repeats"]
     by_objects = []
     for objects in config["scale_objects"]:
@@ -691,6 +767,7 @@ BENCHMARKS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
     "nested": bench_nested,
     "halt_resume": bench_halt_resume,
     "startup": bench_startup,
+    "signals": bench_signals,
     "storage": bench_storage,
     "scale": bench_scale,
 }
@@ -751,6 +828,8 @@ def render(report: dict[str, Any]) -> str:
         )
     lines += _startup_parts_lines(work["startup"])
     lines.append("")
+    lines.append(_signals_line(work["signals"]))
+    lines.append("")
     storage = work["storage"]
     if storage["available"]:
         lines.append(
@@ -804,6 +883,20 @@ def _startup_parts_lines(startup: dict[str, Any]) -> list[str]:
         f" target <= {parts['whole_to_floor_target']:g}:"
         f" {yes_no(parts['whole_to_floor_met'])}",
     ]
+
+
+def _signals_line(signals: dict[str, Any]) -> str:
+    if not signals["available"]:
+        return "signals: not available"
+    return (
+        "signals: the startup run with object_started, object_finished and"
+        " task_finished unheard, ns per engine: never listened to"
+        f" {signals['unarmed_ns_per_engine']:,.0f}; checked, no receiver"
+        f" {signals['armed_ns_per_engine']:,.0f}"
+        f" ({signals['armed_ratio']:.2f}x); a receiver for another engine"
+        f" {signals['elsewhere_ns_per_engine']:,.0f}"
+        f" ({signals['elsewhere_ratio']:.2f}x)"
+    )
 
 
 def _scale_row(label: str, point: dict[str, Any]) -> str:

@@ -14,7 +14,11 @@ run under every one of them:
     an engine whose logger is enabled for ``DEBUG``;
 ``actions``
     a :class:`TransitionActions` subclass whose every handler defers to the
-    default one.
+    default one;
+``observed``
+    an engine with receivers of the per-object and per-task signals of
+    :mod:`workflow.signals`, connected for that engine only, recording what
+    they receive on the engine (outside ``extra_data``).
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from workflow import signals
 from workflow.engine import (
     ActionMapper,
     GenericWorkflowEngine,
@@ -140,11 +145,38 @@ class DeferringActionsEngine(GenericWorkflowEngine):
         return DeferringFactory
 
 
+def _receiver(name: str) -> Any:
+    def receive(eng: Any, **kwargs: Any) -> None:
+        eng.__dict__.setdefault("observed", []).append((name, kwargs))
+
+    return receive
+
+
+_RECEIVERS = {
+    name: _receiver(name)
+    for name in ("object_started", "object_finished", "task_finished")
+}
+
+
+class ObservedEngine(GenericWorkflowEngine):
+    """An engine whose per-object and per-task signals have receivers.
+
+    They are connected for this engine (the sender) only, and record each
+    signal's name and keyword arguments in ``eng.observed``.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        for name, receive in _RECEIVERS.items():
+            getattr(signals, name).connect(receive, sender=self, weak=False)
+
+
 CONFIGURATIONS: dict[str, type[GenericWorkflowEngine]] = {
     "plain": GenericWorkflowEngine,
     "execute_callback": ExecuteCallbackOverride,
     "hooks": HookedEngine,
     "debug": DebugLoggingEngine,
     "actions": DeferringActionsEngine,
+    "observed": ObservedEngine,
 }
 """The engine class of each configuration, by name."""

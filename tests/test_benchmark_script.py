@@ -88,9 +88,23 @@ def test_every_workload_is_reported(report):
         "nested",
         "halt_resume",
         "startup",
+        "signals",
         "storage",
         "scale",
     ]
+
+
+def test_signals_workload_reports_the_cost_of_unheard_signals(report):
+    signals = report["workloads"]["signals"]
+    assert signals["available"] is True
+    for name in ("unarmed", "armed", "elsewhere"):
+        assert is_positive_number(signals[f"{name}_ns_per_engine"]), name
+    assert signals["armed_ratio"] == pytest.approx(
+        signals["armed_ns_per_engine"] / signals["unarmed_ns_per_engine"]
+    )
+    assert signals["elsewhere_ratio"] == pytest.approx(
+        signals["elsewhere_ns_per_engine"] / signals["unarmed_ns_per_engine"]
+    )
 
 
 @pytest.mark.parametrize("name", RATIO_WORKLOADS)
@@ -256,6 +270,7 @@ def test_text_output_has_a_row_per_workload():
     assert "startup, ns per engine: the whole run " in result.stdout
     assert "x the floor; target <= 1.7: " in result.stdout
     assert "x the twin (" in result.stdout
+    assert "signals: the startup run with object_started," in result.stdout
 
 
 def test_profile_option_prints_a_profile_of_the_engine():

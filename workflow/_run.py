@@ -18,9 +18,12 @@ that changed kind is still run as what it is now (see ``_run_tasks``).
 
 from __future__ import annotations
 
+from logging import DEBUG
+from time import perf_counter
 from types import FunctionType
 from typing import Any, Callable, NamedTuple
 
+from ._observe import TASK_OK, task_outcome
 from ._pattern import BREAK_LEVEL, Pattern, pattern_of
 from .errors import BreakFromThisLoop, JumpCall, WorkflowAPIError, WorkflowError
 
@@ -43,6 +46,9 @@ class TaskHooks(NamedTuple):
     execute: Callable[[Any, Any], Any]
     log: Any
     """The engine's logger when it logs each task at debug level, else ``None``."""
+    finished: Any = None
+    """:data:`workflow.signals.task_finished` when it has receivers for the
+    engine, else ``None``."""
 
 
 def checked_offset(offset: Any, method: str) -> int:
@@ -259,6 +265,7 @@ class _Interpreter:
 
     state: Any
     log: Any
+    log_fields: Callable[..., dict[str, Any]]
     # A new run of this engine (a task calling restart) changes the token,
     # and empties the segment the loop is iterating, which ends it at once.
     _run_token: object | None = None
@@ -464,15 +471,46 @@ class _Interpreter:
 
     def _run_hooked(self, task: Any, obj: Any, hooks: TaskHooks) -> None:
         """Call ``task`` through the run's per-task hooks."""
-        if hooks.log is not None:
+        if hooks.log is not None and hooks.log.isEnabledFor(DEBUG):
             hooks.log.debug(
                 "Running task %s at %s on object %s",
                 getattr(task, "__name__", task),
                 list(self.state.callback_pos),
                 self.state.token_pos,
+                extra=self.log_fields(task),
             )
+        if hooks.finished is not None:
+            self._run_observed(task, obj, hooks)
+            return
         hooks.before_each(self, task, obj)
         try:
             hooks.execute(task, obj)
         finally:
             hooks.after_each(self, task, obj)
+
+    def _run_observed(self, task: Any, obj: Any, hooks: TaskHooks) -> None:
+        """:meth:`_run_hooked`, then send ``task_finished`` however it ended."""
+        state = self.state
+        position = state.token_pos
+        callback_pos = list(state.callback_pos)
+        outcome = TASK_OK
+        start = perf_counter()
+        try:
+            hooks.before_each(self, task, obj)
+            try:
+                hooks.execute(task, obj)
+            finally:
+                hooks.after_each(self, task, obj)
+        except BaseException as exc:
+            outcome = task_outcome(exc)
+            raise
+        finally:
+            hooks.finished.send(
+                self,
+                obj=obj,
+                position=position,
+                callback_pos=callback_pos,
+                task=task,
+                duration=perf_counter() - start,
+                outcome=outcome,
+            )

@@ -19,9 +19,11 @@ import logging
 import sys
 from _thread import get_ident
 from collections.abc import Callable, Iterable
+from time import perf_counter
 from types import FunctionType, TracebackType
 from typing import Any, NoReturn, Optional
 
+from . import _observe
 from ._deprecated import DeprecatedNames
 from ._run import TaskHooks, _Interpreter, _RunSuperseded, busy_error, checked_offset
 from ._vocabulary import OBJECT_MOVES, TASK_MOVES, check_restart_words
@@ -146,8 +148,10 @@ class _Signal:
         if not self._missing_reported:
             self._missing_reported = True
             log = eng.log if eng is not None else logging.getLogger()
+            fields = getattr(eng, "log_fields", None)
             log.warning(
-                "Could not import signals lib; ignoring all future signal calls."
+                "Could not import signals lib; ignoring all future signal calls.",
+                extra=None if fields is None else fields(),
             )
 
     # Each method runs the import statement itself: one call less per signal
@@ -208,6 +212,17 @@ Signal: _Signal = _Signal()
 
 class Break(Exception):
     """Raised by a transition action to leave the object loop."""
+
+
+def _log_transition(eng: Any, callbacks: Any, message: str, *args: Any) -> None:
+    """Log ``message`` at debug level, with the engine's fields, when enabled.
+
+    The record is about the task at ``callback_pos`` in ``callbacks``.
+    """
+    log = eng.log
+    if log.isEnabledFor(_DEBUG):
+        task = _observe.task_at(callbacks, eng.state.callback_pos)
+        log.debug(message, *args, extra=eng.log_fields(task), stacklevel=2)
 
 
 class Continue(Exception):
@@ -496,7 +511,9 @@ class TransitionActions:
         obj: Any, eng: GenericWorkflowEngine, callbacks: Any, exc_info: ExcInfo
     ) -> None:
         """Leave the object loop; ``after_processing`` still runs."""
-        eng.log.debug("Processing was stopped at object %s", eng.state.token_pos)
+        _log_transition(
+            eng, callbacks, "Processing was stopped at object %s", eng.state.token_pos
+        )
         raise Break
 
     @staticmethod
@@ -504,7 +521,9 @@ class TransitionActions:
         obj: Any, eng: GenericWorkflowEngine, callbacks: Any, exc_info: ExcInfo
     ) -> None:
         """Send ``workflow_halted`` and re-raise the halt to the caller."""
-        eng.log.debug(
+        _log_transition(
+            eng,
+            callbacks,
             "Processing was halted at object %s, task %s",
             eng.state.token_pos,
             eng.state.callback_pos,
@@ -522,7 +541,12 @@ class TransitionActions:
         obj: Any, eng: GenericWorkflowEngine, callbacks: Any, exc_info: ExcInfo
     ) -> None:
         """Reset the task position and go on with the next object."""
-        eng.log.debug("Continuing with the object after %s", eng.state.token_pos)
+        _log_transition(
+            eng,
+            callbacks,
+            "Continuing with the object after %s",
+            eng.state.token_pos,
+        )
         eng.state.callback_pos_reset()
         raise Continue
 
@@ -533,12 +557,21 @@ class TransitionActions:
         """Move ``token_pos`` by the jump's offset and reset the task position."""
         step = exc_info[1].args[0]
         state = eng.state
+        # The record names the task that jumped: found before the reset.
+        task = _observe.task_at(callbacks, state.callback_pos)
         if step > 0:
             state.token_pos = min(len(eng), state.token_pos - 1 + step)
         else:
             state.token_pos = max(-1, state.token_pos - 1 + step)
         state.callback_pos_reset()
-        eng.log.debug("Jumped %s objects, to token_pos %s", step, state.token_pos)
+        log = eng.log
+        if log.isEnabledFor(_DEBUG):
+            log.debug(
+                "Jumped %s objects, to token_pos %s",
+                step,
+                state.token_pos,
+                extra=eng.log_fields(task),
+            )
 
     @staticmethod
     def JumpTokenForward(
@@ -571,7 +604,7 @@ class TransitionActions:
         obj: Any, eng: GenericWorkflowEngine, callbacks: Any, exc_info: ExcInfo
     ) -> None:
         """Go on with the next object, saving nothing for this one."""
-        eng.log.debug("Skipped object %s", eng.state.token_pos)
+        _log_transition(eng, callbacks, "Skipped object %s", eng.state.token_pos)
         eng.state.callback_pos_reset()
         raise Continue
 
@@ -580,7 +613,9 @@ class TransitionActions:
         obj: Any, eng: GenericWorkflowEngine, callbacks: Any, exc_info: ExcInfo
     ) -> None:
         """Leave the object loop, saving nothing for this object."""
-        eng.log.debug("Processing was aborted at object %s", eng.state.token_pos)
+        _log_transition(
+            eng, callbacks, "Processing was aborted at object %s", eng.state.token_pos
+        )
         raise Break
 
     @staticmethod
@@ -761,7 +796,21 @@ class GenericWorkflowEngine(_Interpreter, DeprecatedNames):
         :param action: name of what the application should do about it.
         :param payload: any data to hand to the application.
         """
-        raise HaltProcessing(msg, action=action, payload=payload)
+        # HaltProcessing(msg, action=action, payload=payload), without the
+        # Python-level __init__ call, which costs most of a halt's set-up:
+        # the exception's own __new__ sets args, the class holds the
+        # attributes' defaults.
+        halt = _new_exception(HaltProcessing, msg)
+        halt.message = msg
+        if action is not None:
+            halt.action = action
+        if payload is not None:
+            halt.payload = payload
+        try:
+            raise halt
+        finally:
+            # The traceback holds this frame: no reference back to the halt.
+            del halt
 
     def stop(self) -> NoReturn:
         """Stop processing: no further object is taken."""
@@ -882,14 +931,18 @@ class GenericWorkflowEngine(_Interpreter, DeprecatedNames):
         """Decide, once per run, what the run calls: the run plan.
 
         Returns ``(factory, before_object, after_object, before_callbacks,
-        after_callbacks, definitions, run_definition, task_hooks)``: the
-        processing factory (read here, as each run must); each per-object
-        hook, or ``None`` when it is the default no-op; the definitions dict
-        to read straight from when the default chooser and store are in
-        use, else ``None``; ``run_callbacks`` when a subclass overrides it,
-        else ``None``; and the per-task :class:`~workflow._run.TaskHooks`,
-        or ``None`` when no per-task hook, no ``execute_callback`` override
-        and no debug logging asks for one.
+        after_callbacks, definitions, run_definition, task_hooks,
+        observers)``: the processing factory (read here, as each run must);
+        each per-object hook, or ``None`` when it is the default no-op; the
+        definitions dict to read straight from when the default chooser and
+        store are in use, else ``None``; ``run_callbacks`` when a subclass
+        overrides it, else ``None``; the per-task
+        :class:`~workflow._run.TaskHooks`, or ``None`` when no per-task
+        hook, no ``execute_callback`` override, no debug logging and no
+        receiver of :data:`~workflow.signals.task_finished` asks for one;
+        and ``(object_started, object_finished)``, each signal or ``None``
+        when nothing listens to it for this engine, or ``None`` when
+        nothing listens to either.
         """
         factory = self.processing_factory
         mapper = factory.action_mapper
@@ -903,6 +956,41 @@ class GenericWorkflowEngine(_Interpreter, DeprecatedNames):
         # Overrides on the class, or set on the instance (eng.method = ...).
         own = self.__dict__
         logs_tasks = self.log.isEnabledFor(_DEBUG)
+        if (
+            before_object is _BEFORE_OBJECT
+            and after_object is _AFTER_OBJECT
+            and before_callbacks is _BEFORE_CALLBACKS
+            and after_callbacks is _AFTER_CALLBACKS
+            and before_each is _BEFORE_EACH
+            and after_each is _AFTER_EACH
+            and not logs_tasks
+            and _observe.SIGNALS is None
+            and cls.execute_callback is _EXECUTE_CALLBACK
+            and cls.callback_chooser is _CALLBACK_CHOOSER
+            and cls.run_callbacks is _RUN_CALLBACKS
+            and "execute_callback" not in own
+            and "callback_chooser" not in own
+            and "run_callbacks" not in own
+            and type(self.callbacks) is Callbacks
+        ):
+            # Every hook is its default: the plan of most runs, at once.
+            return (
+                factory,
+                None,
+                None,
+                None,
+                None,
+                self.callbacks._definitions,
+                None,
+                None,
+                None,
+            )
+        observers = task_finished = None
+        signals = _observe.SIGNALS
+        if signals is not None and (
+            signals[0].receivers or signals[1].receivers or signals[2].receivers
+        ):
+            observers, task_finished = self._observers(signals)
         task_hooks = None
         # A hook that is its own default does nothing: it is not called. (An
         # identity check per hook: a set lookup would hash each.)
@@ -912,12 +1000,14 @@ class GenericWorkflowEngine(_Interpreter, DeprecatedNames):
             or after_each is not _AFTER_EACH
             or cls.execute_callback is not _EXECUTE_CALLBACK
             or "execute_callback" in own
+            or task_finished is not None
         ):
             task_hooks = TaskHooks(
                 before_each,
                 after_each,
                 self.execute_callback,
                 self.log if logs_tasks else None,
+                task_finished,
             )
         definitions = None
         if (
@@ -938,7 +1028,22 @@ class GenericWorkflowEngine(_Interpreter, DeprecatedNames):
             definitions,
             run_definition,
             task_hooks,
+            observers,
         )
+
+    def _observers(self, signals: Any) -> tuple[Any, Any]:
+        """The per-object signals and the per-task one this engine's run sends.
+
+        ``signals`` are the three of :mod:`workflow.signals`, at least one of
+        which has receivers; a signal whose receivers all listen to other
+        engines is not sent (``None``).
+        """
+        started, finished, task_finished = (
+            signal if signal.has_receivers_for(self) else None for signal in signals
+        )
+        if started is None and finished is None:
+            return None, task_finished
+        return (started, finished), task_finished
 
     def _run_objects(self, objects: Any, run_token: object, plan: Any) -> None:
         """The object loop (SPEC 6.3): each object through its definition."""
@@ -951,7 +1056,11 @@ class GenericWorkflowEngine(_Interpreter, DeprecatedNames):
             definitions,
             run_definition,
             task_hooks,
+            observers,
         ) = plan
+        if observers is not None:
+            self._run_objects_observed(objects, run_token, plan)
+            return
         state = self.state
         # A plain MachineState is moved through its slot: the values written
         # here are always valid, and the property costs a call per object.
@@ -1005,6 +1114,112 @@ class GenericWorkflowEngine(_Interpreter, DeprecatedNames):
         else:
             after_processing(self, objects)
 
+    def _run_objects_observed(self, objects: Any, run_token: object, plan: Any) -> None:
+        """The object loop of :meth:`_run_objects`, sending the per-object signals.
+
+        The run a plan with observers swaps in: each step as in
+        :meth:`_run_objects` (which, without observers, sends nothing and
+        checks nothing per object), plus the sends.
+        """
+        (
+            factory,
+            before_object,
+            after_object,
+            before_callbacks,
+            after_callbacks,
+            definitions,
+            run_definition,
+            task_hooks,
+            (started, finished),
+        ) = plan
+        state = self.state
+        factory.before_processing(self, objects)
+        while True:
+            token_pos = state.token_pos + 1
+            if token_pos >= len(objects):
+                break
+            state.token_pos = token_pos
+            obj = objects[token_pos]
+            if before_object is not None:
+                before_object(self, objects, obj)
+            if definitions is not None and not hasattr(obj, "getFeature"):
+                callbacks = definitions.get("*") or self.callbacks.get("*")
+            else:
+                callbacks = self.callback_chooser(obj)
+            if started is not None:
+                started.send(self, obj=obj, position=token_pos)
+            start = perf_counter()
+            if callbacks:
+                try:
+                    if before_callbacks is not None:
+                        before_callbacks(obj, self)
+                    try:
+                        if run_definition is None:
+                            self._run_tasks(callbacks, obj, run_token, task_hooks)
+                        else:
+                            run_definition(callbacks, objects, obj)
+                    finally:
+                        if after_callbacks is not None:
+                            after_callbacks(obj, self)
+                except Exception as exc:
+                    if finished is not None:
+                        finished.send(
+                            self,
+                            obj=obj,
+                            position=token_pos,
+                            outcome=_observe.SUPERSEDED
+                            if self._run_token is not run_token
+                            else _observe.object_outcome(exc),
+                            duration=perf_counter() - start,
+                        )
+                    if self._handle_transition(obj, callbacks, factory, run_token):
+                        break
+                    continue
+                except BaseException as exc:
+                    # A new run of this engine finished the work
+                    # (_RunSuperseded), or the process is interrupted.
+                    if finished is not None:
+                        finished.send(
+                            self,
+                            obj=obj,
+                            position=token_pos,
+                            outcome=_observe.SUPERSEDED
+                            if isinstance(exc, _RunSuperseded)
+                            else _observe.ERROR,
+                            duration=perf_counter() - start,
+                        )
+                    raise
+            if finished is not None:
+                finished.send(
+                    self,
+                    obj=obj,
+                    position=token_pos,
+                    outcome=_observe.COMPLETED,
+                    duration=perf_counter() - start,
+                )
+            if callbacks and after_object is not None:
+                after_object(self, objects, obj)
+            state.callback_pos = [0]
+        factory.after_processing(self, objects)
+
+    def log_fields(self, task: Any = None) -> dict[str, Any]:
+        """The ``extra`` fields of the log records this engine emits.
+
+        ``object_position`` is ``state.token_pos``; ``task_name`` is the
+        name of ``task`` (:func:`workflow.signals.task_name`: a pattern's
+        task is named after its condition, e.g. ``grade_is_not_passing``
+        for ``IF(grade_is_not_passing, ...)``), ``None`` when the record is
+        about no task. The engine asks for them only when the record's
+        level is enabled. Engines kept in a store add ``workflow_uuid`` and
+        ``workflow_name``; override to add fields of your own.
+
+        :param task: the task the record is about.
+        """
+        return {
+            "object_position": self.state.token_pos,
+            "task_name": None if task is None else _observe.task_name(task),
+        }
+
     def _checked_objects(self, objects: Any) -> Any:
         """``objects`` as the sequence to process, or a ``WorkflowError``.
 
@@ -1027,7 +1242,9 @@ class GenericWorkflowEngine(_Interpreter, DeprecatedNames):
             objects = list(iterator)
         if not len(objects):
             self.log.warning(
-                "List of objects is empty. Running workflow on empty set has no effect."
+                "List of objects is empty."
+                " Running workflow on empty set has no effect.",
+                extra=self.log_fields(),
             )
         return objects
 
@@ -1141,7 +1358,7 @@ class GenericWorkflowEngine(_Interpreter, DeprecatedNames):
             self._run_token = object()
         # The plan of a run in progress is not kept: decide the per-task
         # hooks again, as the run did.
-        self._run_tasks(callbacks, obj, self._run_token, self._plan()[-1], indent)
+        self._run_tasks(callbacks, obj, self._run_token, self._plan()[7], indent)
 
     def __repr__(self) -> str:
         return (
@@ -1172,4 +1389,5 @@ _AFTER_CALLBACKS = ActionMapper.after_callbacks
 _BEFORE_EACH = ActionMapper.before_each_callback
 _AFTER_EACH = ActionMapper.after_each_callback
 _DEBUG = logging.DEBUG
+_new_exception = BaseException.__new__
 _AFTER_PROCESSING = ProcessingFactory.after_processing

@@ -23,10 +23,12 @@ What it expects from each object it processes:
 
 from __future__ import annotations
 
+import logging
 import traceback
 from enum import Enum
 from typing import Any
 
+from ._observe import task_at
 from .engine import (
     GenericWorkflowEngine,
     ProcessingFactory,
@@ -126,12 +128,15 @@ class DbTransitionAction(TransitionActions):
             id_workflow=eng.uuid,
         )
         eng.save(WorkflowStatus.HALTED)
-        eng.log.warning(
-            "Workflow %r halted at task %s with message: %s",
-            eng.name,
-            eng.current_taskname,
-            getattr(exc_info[1], "message", exc_info[1]),
-        )
+        log = eng.log
+        if log.isEnabledFor(logging.WARNING):
+            log.warning(
+                "Workflow %r halted at task %s with message: %s",
+                eng.name,
+                eng.current_taskname,
+                getattr(exc_info[1], "message", exc_info[1]),
+                extra=eng.log_fields(task_at(callbacks, eng.state.callback_pos)),
+            )
         TransitionActions.HaltProcessing(obj, eng, callbacks, exc_info)
 
     @staticmethod
@@ -143,12 +148,15 @@ class DbTransitionAction(TransitionActions):
             position. It is chained from the task's exception (``__cause__``).
         """
         traceback_text = "".join(traceback.format_exception(*exc_info))
-        eng.log.error(
-            "Workflow %r failed on object %s:\n%s",
-            eng.name,
-            eng.state.token_pos,
-            traceback_text,
-        )
+        log = eng.log
+        if log.isEnabledFor(logging.ERROR):
+            log.error(
+                "Workflow %r failed on object %s:\n%s",
+                eng.name,
+                eng.state.token_pos,
+                traceback_text,
+                extra=eng.log_fields(task_at(callbacks, eng.state.callback_pos)),
+            )
         obj.set_error_message(traceback_text)
         obj.save(
             status=obj.known_statuses.ERROR,
@@ -225,6 +233,18 @@ class DbWorkflowEngine(GenericWorkflowEngine):
     def known_statuses(cls) -> Any:
         """:class:`WorkflowStatus`."""
         return WorkflowStatus
+
+    def log_fields(self, task: Any = None) -> dict[str, Any]:
+        """The generic engine's log fields, plus the workflow's uuid and name.
+
+        ``workflow_uuid`` is the uuid as a string, ``workflow_name`` the
+        name (``db_obj.uuid`` and ``db_obj.name``).
+        """
+        fields = super().log_fields(task)
+        uuid = getattr(self.db_obj, "uuid", None)
+        fields["workflow_uuid"] = None if uuid is None else str(uuid)
+        fields["workflow_name"] = getattr(self.db_obj, "name", None)
+        return fields
 
     @property
     def name(self) -> Any:

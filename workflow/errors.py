@@ -86,6 +86,12 @@ class HaltProcessing(WorkflowTransition):
     :param payload: any data the application wants to attach.
     """
 
+    # Defaults of the attributes, so that the engine's halt() can build a
+    # halt without calling __init__ (see GenericWorkflowEngine.halt).
+    message: str = ""
+    action: Any = None
+    payload: Any = None
+
     def __init__(
         self, message: str = "", action: Any = None, payload: Any = None
     ) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import cProfile
 import functools
 import importlib
+import logging
 import pstats
 import sys
 import time
@@ -19,6 +20,7 @@ import weakref
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Callable, TypeVar
 
+from .._observe import log_extra
 from .._pattern import Pattern
 from ..errors import WorkflowError, WorkflowTransition
 
@@ -331,13 +333,14 @@ def TRY(
                 raise
             except Exception as exc:
                 failure = exc
-                if verbose:
+                if verbose and eng.log.isEnabledFor(logging.ERROR):
                     eng.log.error(
                         "TRY: attempt %d of %d of %s failed",
                         attempt,
                         attempts,
                         name,
                         exc_info=True,
+                        extra=log_extra(eng, onecall),
                     )
         if onfailure is None:
             return None
@@ -614,7 +617,13 @@ def CALLFUNC(
             except Exception:
                 if not debug:
                     raise
-                eng.log.error("CALLFUNC(%s) failed", name, exc_info=True)
+                if eng.log.isEnabledFor(logging.ERROR):
+                    eng.log.error(
+                        "CALLFUNC(%s) failed",
+                        name,
+                        exc_info=True,
+                        extra=log_extra(eng, target),
+                    )
                 if stopper(*call_args, **call_kwargs):  # type: ignore[misc]
                     raise
                 target = _reloaded(target, module)
