@@ -511,7 +511,8 @@ def test_a_stored_workflows_error(telemetry, store):
 
 def test_instrument_once_and_uninstrument_disconnects_every_receiver():
     telemetry = Telemetry()
-    before = {name: dict(getattr(signals, name).receivers) for name in signals.__all__}
+    every = [name for name in signals.__all__ if name != "task_name"]
+    before = {name: dict(getattr(signals, name).receivers) for name in every}
     assert not otel.is_instrumented()
     otel.instrument(tracer_provider=telemetry.tracer_provider, tasks=True)
     try:
@@ -521,7 +522,7 @@ def test_instrument_once_and_uninstrument_disconnects_every_receiver():
     finally:
         otel.uninstrument()
     assert not otel.is_instrumented()
-    after = {name: dict(getattr(signals, name).receivers) for name in signals.__all__}
+    after = {name: dict(getattr(signals, name).receivers) for name in every}
     assert after == before
     engine([note]).process([1])
     # Only the task's own span: the engine reported nothing.

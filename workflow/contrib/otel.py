@@ -56,7 +56,6 @@ except ImportError as exc:
     ) from exc
 
 from .. import signals
-from .._observe import task_name
 from ..version import __version__
 
 if TYPE_CHECKING:
@@ -283,7 +282,7 @@ class _Instrumentation:
         outcome: str,
         **_: Any,
     ) -> None:
-        name = task_name(task)
+        name = signals.task_name(task)
         self.task_duration.record(
             duration, {ATTRIBUTE_TASK: name, ATTRIBUTE_OUTCOME: outcome}
         )
