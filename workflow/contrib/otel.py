@@ -49,11 +49,11 @@ try:
     from opentelemetry import context, metrics, trace
     from opentelemetry.metrics import MeterProvider
     from opentelemetry.trace import Span, Status, StatusCode, TracerProvider
-except ImportError as exc:
+except ImportError as _missing:
     raise ImportError(
-        f"workflow.contrib.otel needs the OpenTelemetry API ({exc}): install it"
-        " with pip install 'workflow[otel]'"
-    ) from exc
+        f"workflow.contrib.otel needs the OpenTelemetry API ({_missing}): install"
+        " it with pip install 'workflow[otel]'"
+    ) from _missing
 
 from .. import signals
 from ..version import __version__
