@@ -539,3 +539,24 @@ def test_a_try_failure_record_names_the_task_it_retries(caplog):
         ("TRY: attempt 1 of 2 of fetch failed", 0, "fetch"),
         ("TRY: attempt 2 of 2 of fetch failed", 0, "fetch"),
     ]
+
+
+def test_the_observed_configuration_runs_the_instrumented_executor():
+    """The property tests' ``observed`` engines really send the signals."""
+    from tests.configurations import ObservedEngine
+
+    eng = ObservedEngine()
+    eng.callbacks.replace([task("a"), IF(grade_is_not_passing, [task("b")])])
+    assert eng._plan()[7] is not None
+    assert eng._plan()[8] == (signals.object_started, signals.object_finished)
+    eng.process(["B"])
+    assert [
+        (name, kwargs.get("task", None) and kwargs["task"].__name__)
+        for name, kwargs in eng.observed
+    ] == [
+        ("object_started", None),
+        ("task_finished", "a"),
+        ("task_finished", "IF"),
+        ("task_finished", "b"),
+        ("object_finished", None),
+    ]

@@ -1240,7 +1240,7 @@ class GenericWorkflowEngine(_Interpreter, DeprecatedNames):
             ) from None
         if not isinstance(objects, collections.abc.Sequence):
             objects = list(iterator)
-        if not len(objects):
+        if not len(objects) and self.log.isEnabledFor(logging.WARNING):
             self.log.warning(
                 "List of objects is empty."
                 " Running workflow on empty set has no effect.",
