@@ -88,6 +88,7 @@ _THIRD_PARTY = (
     "sqlalchemy",
     "celery",
     "kombu",
+    "opentelemetry",
     "psycopg",
     "redis",
 )

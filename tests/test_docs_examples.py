@@ -93,7 +93,8 @@ UUID_RE = re.compile(
     r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b"
 )
 UUID_PREFIX_RE = re.compile(r"(?<![0-9a-f-])[0-9a-f]{8}(?![0-9a-f-])")
-TIMESTAMP_RE = re.compile(r"\b\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\b")
+# A history's event times carry milliseconds.
+TIMESTAMP_RE = re.compile(r"\b\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(?:\.\d{3})?\b")
 TIMESTAMP = "YYYY-MM-DD hh:mm:ss"
 PADDING_RE = re.compile(r"(?<=\S) {2,}(?=\S)")
 CONSOLE_RE = re.compile(r"^( *)\.\. code-block:: console\s*$")

@@ -907,11 +907,83 @@ def _show_object(
     return EXIT_OK
 
 
+_BARE_DETAIL = re.compile(r"^[\w.:/@+-]+$")
+
+
+def _detail(value: Any) -> str:
+    """A detail's value: a plain word as it is, anything else as compact JSON."""
+    if isinstance(value, str) and _BARE_DETAIL.match(value):
+        return value
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def _details(details: Any) -> str:
+    """An event's details on one line: ``key=value`` pairs, ``-`` when none.
+
+    JSON escapes the line breaks of a value, so each event stays one line.
+    """
+    if not details:
+        return "-"
+    if not isinstance(details, dict):
+        return _detail(details)
+    return " ".join(f"{key}={_detail(value)}" for key, value in details.items())
+
+
+def _event_time(moment: datetime.datetime) -> str:
+    """An event's time in UTC to the millisecond, labelled as such."""
+    utc = moment.astimezone(datetime.timezone.utc)
+    return utc.strftime("%Y-%m-%d %H:%M:%S.%f")[:-3] + " UTC"
+
+
+def _show_history(
+    storage: Any, store: Any, uuid: str, args: argparse.Namespace, out: TextIO
+) -> int:
+    if args.status is not None:
+        raise CommandError(
+            "--status picks objects to list, not events: drop it, or use"
+            " --object POSITION for one object's events"
+        )
+    if args.object is not None:
+        # Refuses a position the workflow does not have, naming those it has.
+        storage.get_object(uuid, args.object, store)
+    limit = SHOW_LIMIT if args.limit is None else (args.limit or None)
+    # One event more than shown tells whether some were left out.
+    entries = storage.workflow_history(
+        uuid, store, position=args.object, limit=None if limit is None else limit + 1
+    )
+    more = limit is not None and len(entries) > limit
+    entries = entries[:limit]
+    if args.json:
+        _write_json(out, [entry.to_dict() for entry in entries])
+        return EXIT_OK
+    rows = [
+        [
+            _event_time(entry.time),
+            entry.event,
+            "-" if entry.position is None else str(entry.position),
+            _cell(entry.actor),
+            _cell(entry.message_id),
+            _details(entry.details),
+        ]
+        for entry in entries
+    ]
+    headers = ["time", "event", "position", "actor", "message id", "details"]
+    out.write(format_table(headers, rows, right=(2,)))
+    if more:
+        out.write(
+            f"\nthe first {_count(len(entries), 'event')} shown: --limit N shows"
+            " more (0: all), --object POSITION one object's\n"
+        )
+    return EXIT_OK
+
+
 def _cmd_show(args: argparse.Namespace, out: TextIO) -> int:
     store = _open_store(args.db, create=False)
     try:
         storage = _storage()
         uuid = _resolve(storage, store, args.uuid)
+        if args.history:
+            return _show_history(storage, store, uuid, args, out)
         if args.object is not None:
             return _show_object(storage, store, uuid, args, out)
         info = storage.get_workflow(uuid, store)
@@ -1170,6 +1242,8 @@ example:
   workflow show 0b6f6a1e
   workflow show 0b6f6a1e --status halted --limit 100
   workflow show 0b6f6a1e --object 2
+  workflow show 0b6f6a1e --history
+  workflow show 0b6f6a1e --history --object 2 --json
 """
 
 _RESUME_EPILOG = """\
@@ -1382,7 +1456,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--limit",
         metavar="N",
         type=_count_argument,
-        help=f"list at most N objects (default: {SHOW_LIMIT}; 0: all)",
+        help=f"list at most N objects, or events (default: {SHOW_LIMIT}; 0: all)",
+    )
+    show.add_argument(
+        "--history",
+        action="store_true",
+        help="list the workflow's events (with --object, that object's), oldest first",
     )
     show.set_defaults(handler=_cmd_show)
 

@@ -43,13 +43,12 @@ import dataclasses
 import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import insert, select
+# Connection at run time too: the API docs resolve the annotation through it.
+from sqlalchemy import Connection, insert, select
 
 from .models import HistoryRecord, utcnow
 
 if TYPE_CHECKING:
-    from sqlalchemy import Connection
-
     from .models import WorkflowStore
 
 __all__ = (
