@@ -9,6 +9,9 @@ taker's hook lets it commit between two of the taker's reads.
 from __future__ import annotations
 
 import datetime
+import pathlib
+import subprocess
+import sys
 import threading
 import uuid as uuid_module
 
@@ -16,16 +19,20 @@ import pytest
 from sqlalchemy import event, select, update
 
 from workflow.engine_db import ObjectStatus, WorkflowStatus
+from workflow.errors import HaltProcessing
 from workflow.storage import (
     MAX_ACTION_LENGTH,
+    MAX_DEPTH,
     DefinitionChangedError,
     StoredWorkflowEngine,
+    UnserializableDataError,
     WorkflowBusyError,
     WorkflowExistsError,
     WorkflowRecord,
     WorkflowStore,
     get_workflow,
     list_objects,
+    list_workflows,
     registry,
     restart,
     resume,
@@ -117,10 +124,10 @@ class Gates:
 @pytest.mark.parametrize(
     "read",
     [
-        # Between reading the workflow row and counting its objects.
+        # Before the first read of objects, after the workflow row's.
         1,
-        # Between the workflow row and the object the run is at (the claim's
-        # own reads, on the new code).
+        # Before the second: on the old code, the read of the object the
+        # run is at; on the new one, inside the claim's transaction.
         2,
     ],
 )
@@ -162,11 +169,11 @@ def test_a_take_over_of_a_live_run_applies_each_object_once_and_loses_no_extra_d
             # while the claim's transaction holds the workflow.
             gates.owner_committed.wait(2)
 
-    event.listen(store.engine, "after_cursor_execute", let_owner_commit)
+    event.listen(store.engine, "before_cursor_execute", let_owner_commit)
     try:
         result = resume(eng.uuid, store, force=True)
     finally:
-        event.remove(store.engine, "after_cursor_execute", let_owner_commit)
+        event.remove(store.engine, "before_cursor_execute", let_owner_commit)
         gates.release_owner.set()
         gates.taker_done.set()
         thread.join(WAIT)
@@ -641,3 +648,111 @@ def test_per_object_events_are_an_option_of_the_store(store_url):
             "started",
             "completed",
         ]
+
+
+# -- 8. several command lines on one fresh database ----------------------------------
+
+
+def test_several_workflow_run_commands_on_a_fresh_database_all_succeed(
+    store_url, tmp_path
+):
+    # See also test_schema.py's test of several processes calling start().
+    data = tmp_path / "data.jsonl"
+    data.write_text('{"id": 0}\n{"id": 1}\n')
+    root = pathlib.Path(__file__).resolve().parents[2]
+    command = [sys.executable, "-m", "workflow", "run", REVIEW, "--data", str(data)]
+    runs = [
+        subprocess.Popen(
+            [*command, "--db", store_url],
+            cwd=root,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(4)
+    ]
+    outcomes = [(run.wait(120), *run.communicate()) for run in runs]
+    assert [(code, out.splitlines()[-1], err) for code, out, err in outcomes] == [
+        (0, "status: COMPLETED", "")
+    ] * 4
+    with WorkflowStore(store_url) as store:
+        assert (
+            sorted(info.status.name for info in list_workflows(store))
+            == ["COMPLETED"] * 4
+        )
+
+
+# -- 9. the depth of data ----------------------------------------------------------
+
+
+def nested(depth):
+    """A value with ``depth`` lists within each other."""
+    value: object = 1
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+def test_data_as_deep_as_allowed_is_stored_and_resumed_in_another_engine(store):
+    deep = nested(MAX_DEPTH - 1)
+    data = [{"id": 0, "review": True, "deep": deep}, {"id": 1, "deep": deep}]
+    eng = StoredWorkflowEngine.with_name(
+        REVIEW, store, data=data, extra_data={"deep": deep}
+    )
+    with pytest.raises(HaltProcessing):
+        eng.process()
+    result = resume(eng.uuid, store)
+    assert result.status is WorkflowStatus.COMPLETED
+    assert [info.data["deep"] for info in list_objects(eng.uuid, store)] == [deep] * 2
+    assert workflow_row(store, eng.uuid).extra_data == {"deep": deep}
+    # Brackets in strings are no nesting.
+    assert start(REVIEW, [{"text": "[{" * 1000}], store).status is (
+        WorkflowStatus.COMPLETED
+    )
+
+
+def too_deep_message(where, path):
+    return (
+        f"Cannot store {where}: {path} is nested more than {MAX_DEPTH} lists and"
+        " dicts deep, the most the storage keeps; flatten it before handing it"
+        " over"
+    )
+
+
+def test_deeper_data_is_refused_naming_its_path_when_handed_over(store):
+    deep = nested(MAX_DEPTH)
+    inner = "[0]" * (MAX_DEPTH - 1)
+    with pytest.raises(UnserializableDataError) as raised:
+        start(REVIEW, [{"id": 0}, {"id": 1, "deep": deep}], store)
+    path = f"data[1]['deep']{inner}"
+    assert (str(raised.value), raised.value.path) == (
+        too_deep_message("data[1]", path),
+        path,
+    )
+    with pytest.raises(UnserializableDataError) as raised:
+        StoredWorkflowEngine.with_name(REVIEW, store, extra_data={"deep": deep})
+    path = f"extra_data['deep']{inner}"
+    assert str(raised.value) == too_deep_message("extra_data", path)
+    eng = StoredWorkflowEngine.with_name(REVIEW, store, data=[{"id": 0}])
+    with pytest.raises(UnserializableDataError) as raised:
+        eng.add_objects([{"id": 1}, {"deep": deep}])
+    path = f"data[1]['deep']{inner}"
+    assert str(raised.value) == too_deep_message("data[1]", path)
+    assert len(list_objects(eng.uuid, store)) == 1
+
+
+def test_a_task_making_data_too_deep_fails_its_object(store):
+    name = f"deepening-{uuid_module.uuid4()}"
+
+    def deepen(obj, eng):
+        eng.extra_data["deep"] = nested(MAX_DEPTH)
+
+    registry.register(name, [deepen])
+    result = start(name, [{"id": 0}], store)
+    path = "engine extra_data['deep']" + "[0]" * (MAX_DEPTH - 1)
+    assert (result.status, result.error) == (
+        WorkflowStatus.ERROR,
+        "UnserializableDataError: "
+        + too_deep_message("engine extra_data", path).splitlines()[0],
+    )
+    assert workflow_row(store, result.uuid).extra_data == {}
