@@ -44,7 +44,7 @@ import weakref
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from enum import Enum
-from typing import Any, Callable, NoReturn, TypeVar, cast, overload
+from typing import Any, Callable, NoReturn, cast, overload
 
 from sqlalchemy import Table, bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
@@ -523,7 +523,7 @@ class StoredObject:
         A NUL character in it is kept as the four characters ``\\x00``
         (:func:`storable_text`).
         """
-        self.error_message = storable_text(text)
+        self.error_message = None if text is None else storable_text(text)
         self._error_pending = True
 
     def set_halt(self, message: str, action: Any, payload: Any) -> None:
@@ -532,7 +532,9 @@ class StoredObject:
         A NUL character in the message or the action is kept as the four
         characters ``\\x00`` (:func:`storable_text`).
         """
-        self.halt_message = storable_text(message)
+        self.halt_message = (
+            storable_text(message) if isinstance(message, str) else message
+        )
         self.halt_action = None if action is None else storable_text(str(action))
         self.halt_payload = payload
         self._halt_pending = True
@@ -821,24 +823,19 @@ class StoredObjects(Sequence[StoredObject]):
         self._length += len(objects)
 
 
-_Text = TypeVar("_Text")
-
-
 MAX_ACTION_LENGTH = 255
 """The longest halt action the storage records, in characters; a longer one
 fails the halting task (:meth:`StoredTransitionActions.HaltProcessing`)."""
 
 
-def storable_text(text: _Text) -> _Text:
+def storable_text(text: str) -> str:
     """``text`` with each NUL character written as the four characters ``\\x00``.
 
     PostgreSQL text cannot hold NUL; halt messages and actions and error
     texts are stored so on every database, so that any halt or error can
     be recorded, and reads the same everywhere.
     """
-    if isinstance(text, str) and "\x00" in text:
-        return cast(_Text, text.replace("\x00", "\\x00"))
-    return text
+    return text.replace("\x00", "\\x00") if "\x00" in text else text
 
 
 def error_line(error: BaseException) -> str:
@@ -2008,7 +2005,7 @@ class StoredWorkflowEngine(DbWorkflowEngine):
             queue's): when the workflow is RUNNING under a claim with this
             id (the message's earlier attempt was cut short), the run goes on
             from where that attempt stopped; when its history has a claim
-            with it, nothing runs and :attr:`replayed` is set.
+            with it, nothing runs and ``replayed`` is set.
 
         The other parameters are those of
         :meth:`~workflow.engine.GenericWorkflowEngine.process`.

@@ -54,13 +54,11 @@ import dataclasses
 import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import Connection, insert, select
 
 from .models import HistoryRecord, utcnow
 
 if TYPE_CHECKING:
-    from sqlalchemy import Connection
-
     from .models import WorkflowStore
 
 __all__ = (
