@@ -11,10 +11,21 @@ the result as one JSON line:
 
 from __future__ import annotations
 
+import contextlib
+import datetime
 import json
+import os
+import random
 import sys
+import time
 
-from workflow.storage import WorkflowBusyError, WorkflowStore, resume, start
+from workflow.storage import (
+    WorkflowBusyError,
+    WorkflowStore,
+    restart,
+    resume,
+    start,
+)
 
 
 def race_worker(url, uuid, rounds, barrier, results):
@@ -29,6 +40,36 @@ def race_worker(url, uuid, rounds, barrier, results):
                 results.put((round_number, "busy"))
             else:
                 results.put((round_number, result.status.name))
+    finally:
+        store.dispose()
+
+
+CHAOS_LEASE = datetime.timedelta(seconds=0.5)
+"""The lease of the chaos test's store: a killed owner is dead soon."""
+
+
+def chaos_worker(url, uuid, seed, deadline):
+    """Resume, restart and take over ``uuid`` at random until ``deadline``.
+
+    Plain resumes and restarts of a RUNNING workflow are refused; a
+    take-over waits for the lease; a forced resume cuts a live owner off.
+    The parent kills workers at random moments.
+    """
+    chooser = random.Random(seed)
+    store = WorkflowStore(url, lease=CHAOS_LEASE)
+    calls = [
+        lambda number: resume(uuid, store, message_id=f"{os.getpid()}-{number}"),
+        lambda number: resume(uuid, store, take_over=True),
+        lambda number: resume(uuid, store, force=True),
+        lambda number: restart(uuid, store, obj="current", task="next"),
+    ]
+    try:
+        number = 0
+        while time.monotonic() < deadline:
+            number += 1
+            with contextlib.suppress(WorkflowBusyError):
+                chooser.choice(calls)(number)
+            time.sleep(chooser.uniform(0, 0.05))
     finally:
         store.dispose()
 

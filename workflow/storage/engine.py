@@ -12,21 +12,27 @@ up where another one left it:
   together with the start of the next object (or the end of the run): one
   commit per object boundary. Data a task changed is written with the
   object's next save; unchanged data is not written again.
-* Before it runs, the engine *claims* the workflow with one conditional
-  ``UPDATE`` on its status and version: of two processes claiming the same
-  workflow at once, one wins and the other gets
-  :class:`~workflow.storage.errors.WorkflowBusyError`. Every later save
-  checks the version again, so a process whose workflow was taken over
-  (``force=True``) stops at its next save instead of writing over the new
-  owner.
+* Before it runs, the engine *claims* the workflow
+  (:meth:`UnitOfWork.claim`): in one transaction it locks the workflow's
+  row, reads the workflow and its objects from that snapshot, and writes
+  the claim (status RUNNING, the version moved on, a claim token, a
+  heartbeat, the message id) with its history event. Of two processes
+  claiming the same workflow at once, one wins and the other gets
+  :class:`~workflow.storage.errors.WorkflowBusyError`. Every later save is
+  conditioned on the claim's version, so a process whose workflow was
+  taken over stops at its next save instead of writing over the new owner.
+* A RUNNING workflow is taken over only with ``take_over=True`` once its
+  owner's heartbeat is older than the store's lease, or with
+  ``force=True``; a ``message_id`` whose earlier attempt holds the
+  workflow carries it on, and one that ran already runs nothing.
 * The engine's objects are a :class:`StoredObjects` sequence that loads
   them a batch at a time, and the objects and the workflow record link back
   to the engine only weakly: a run holds a batch of objects, not all of
   them, and frees each as soon as nothing else holds it.
 * A process killed in the middle of an object leaves the workflow RUNNING,
   the objects done before COMPLETED and the interrupted one RUNNING at the
-  task position saved when it started. ``resume(force=True)`` takes such a
-  workflow over and runs the interrupted object again from that position.
+  task position saved when it started. A take-over runs the interrupted
+  object again from that position.
 """
 
 from __future__ import annotations
