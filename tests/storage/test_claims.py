@@ -773,37 +773,48 @@ def test_random_resumes_restarts_take_overs_and_kills_apply_each_object_once(
 ):
     chooser = random.Random(15)
     data = [
-        {"id": index, "sleep": chooser.uniform(0.005, 0.03), "review": index % 9 == 4}
-        for index in range(40)
+        {"id": index, "sleep": chooser.uniform(0.4, 0.6), "review": index % 9 == 4}
+        for index in range(30)
     ]
     with WorkflowStore(store_url, lease=run_storage.CHAOS_LEASE) as store:
         uuid = StoredWorkflowEngine.with_name(CHAOS, store, data=data).uuid
         context = multiprocessing.get_context("spawn")
-        deadline = time.monotonic() + 12
         workers: list = []
         seeds = iter(range(1000))
 
         def spawn():
+            ready = context.Event()
             worker = context.Process(
                 target=run_storage.chaos_worker,
-                args=(store_url, uuid, next(seeds), deadline),
+                args=(store_url, uuid, next(seeds), ready),
             )
             worker.start()
-            workers.append(worker)
+            workers.append((ready, worker))
+
+        def kill(worker):
+            os.kill(worker.pid, signal.SIGKILL)
+            worker.join(10)
 
         for _ in range(3):
             spawn()
+        for ready, _ in workers:
+            assert ready.wait(60)
+        # About 15 s of work: still running when the chaos ends.
+        deadline = time.monotonic() + 10
         kills = 0
-        while time.monotonic() < deadline - 1:
-            time.sleep(chooser.uniform(0.2, 0.8))
-            victim = workers.pop(chooser.randrange(len(workers)))
-            os.kill(victim.pid, signal.SIGKILL)
-            victim.join(10)
-            kills += 1
-            spawn()
-        for worker in workers:
-            worker.join(30)
-        assert kills >= 8
+        while time.monotonic() < deadline:
+            time.sleep(chooser.uniform(0.3, 0.9))
+            working = [entry for entry in workers if entry[0].is_set()]
+            if len(working) > 1:
+                victim = chooser.choice(working)
+                workers.remove(victim)
+                kill(victim[1])
+                kills += 1
+                spawn()
+        for _, worker in workers:
+            kill(worker)
+        assert kills >= 6
+        assert get_workflow(uuid, store).status is not WorkflowStatus.COMPLETED
         # Finish what is left: each halt needs a resume asking for it.
         result = resume(uuid, store, force=True)
         while result.status is WorkflowStatus.HALTED:
