@@ -7,6 +7,7 @@ read back through :mod:`workflow.storage`.
 
 from __future__ import annotations
 
+import datetime
 import fcntl
 import io
 import json
@@ -27,15 +28,18 @@ import time
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, event
+from sqlalchemy import Engine, event, update
 
 import workflow
 from workflow._progress import Progress
 from workflow.cli import CommandError, load_definition, main, parse_data, read_data
+from workflow.engine_db import WorkflowStatus
 from workflow.errors import HaltProcessing
 from workflow.storage import (
+    DEFAULT_LEASE,
     Registry,
     StoredWorkflowEngine,
+    WorkflowRecord,
     WorkflowStore,
     list_objects,
     list_workflows,
@@ -514,21 +518,55 @@ def test_restart_words(work, words, code, last_line):
     assert (done.returncode, done.stdout.splitlines()[-1]) == (code, last_line)
 
 
-def test_resume_of_a_changed_definition_needs_force(work):
+@pytest.mark.parametrize("flag", ["--allow-changed-definition", "--force"])
+def test_resume_of_a_changed_definition_needs_allowing(work, flag):
     uuid = uuid_of(
         cli("run", "flows.py:halting", "--data", "grades.jsonl", cwd=work).stdout
     )
     source = (work / "flows.py").read_text()
     (work / "flows.py").write_text(source.replace("[retake]", "[nothing, retake]"))
     refused = cli("resume", uuid, cwd=work)
-    forced = cli("resume", uuid, "--force", cwd=work)
+    taken = cli("resume", uuid, "--take-over", cwd=work)
+    allowed = cli("resume", uuid, flag, cwd=work)
     assert (refused.returncode, refused.stdout) == (1, "")
     assert refused.stderr == (
         f"workflow: error: the definition '{work}/flows.py:halting' changed since"
-        f" workflow {uuid} was saved: pass --force to run it with the new"
-        " definition anyway\n"
+        f" workflow {uuid} was saved: pass --allow-changed-definition to run it"
+        " with the new definition anyway\n"
     )
-    assert forced.returncode == 3
+    assert (taken.returncode, taken.stderr) == (1, refused.stderr)
+    assert allowed.returncode == 3
+
+
+def test_resume_of_a_running_workflow_takes_it_over_only_as_asked(work):
+    uuid = started(work)
+    beat = datetime.datetime.now(datetime.timezone.utc)
+    store = WorkflowStore(f"sqlite:///{work}/wf.db")
+    try:
+        with store.engine.begin() as connection:
+            connection.execute(
+                update(WorkflowRecord)
+                .where(WorkflowRecord.uuid == uuid)
+                .values(status=WorkflowStatus.RUNNING.value, heartbeat=beat)
+            )
+    finally:
+        store.dispose()
+    expires = beat + DEFAULT_LEASE
+    refused = cli("resume", uuid, cwd=work)
+    live = cli("resume", uuid, "--take-over", cwd=work)
+    assert (refused.returncode, refused.stdout) == (1, "")
+    assert refused.stderr == (
+        f"workflow: error: workflow {uuid} is RUNNING in another process (last"
+        f" heartbeat {beat:%Y-%m-%d %H:%M:%S} UTC, lease until"
+        f" {expires:%Y-%m-%d %H:%M:%S} UTC); if that process died, take it over"
+        " with --take-over once its lease has expired, or with --force at once\n"
+    )
+    assert (live.returncode, live.stderr) == (1, refused.stderr)
+    forced = cli("resume", uuid, "--force", cwd=work)
+    assert (forced.returncode, forced.stdout.splitlines()[-1]) == (
+        3,
+        "halted: grade 2 fails",
+    )
 
 
 # --------------------------------------------------------------------------
@@ -1512,6 +1550,7 @@ def test_json_of_run_resume_and_restart(work):
             "status": "HALTED",
             "halted_message": "grade 4 fails",
             "error": None,
+            "replayed": False,
         },
     )
     assert done.stdout.count("\n") == 1
@@ -1529,6 +1568,7 @@ def test_json_of_run_resume_and_restart(work):
             "status": "COMPLETED",
             "halted_message": None,
             "error": None,
+            "replayed": False,
         },
     )
 
@@ -2026,7 +2066,7 @@ def test_resume_with_another_definition_needs_force(work):
         "",
         "workflow: error: --definition 'moved.py:halting' is not the definition"
         f" workflow {uuid} was saved with (its tasks or their nesting differ):"
-        " pass --force to run it anyway\n",
+        " pass --allow-changed-definition to run it anyway\n",
     )
     assert stored(work)[0][0].status.name == "HALTED"
     forced = cli("resume", uuid, "--definition", "moved.py:halting", "--force",

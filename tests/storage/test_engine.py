@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import re
 import uuid as uuid_module
 
 import pytest
@@ -14,6 +15,7 @@ from workflow.engine import ProcessingFactory
 from workflow.engine_db import ObjectStatus, WorkflowStatus
 from workflow.errors import HaltProcessing, WorkflowAPIError
 from workflow.storage import (
+    MAX_DEPTH,
     ObjectRecord,
     StoredWorkflow,
     StoredWorkflowEngine,
@@ -22,6 +24,7 @@ from workflow.storage import (
     WorkflowNotFoundError,
     WorkflowRecord,
     WorkflowStore,
+    get_workflow,
     list_objects,
     registry,
     resume,
@@ -190,11 +193,59 @@ def test_each_object_boundary_is_one_commit(store):
         REVIEW, store, data=[{"id": i} for i in range(5)]
     )
     commits = []
+    saves = []
     event.listen(store.engine, "commit", lambda connection: commits.append(1))
+    event.listen(
+        store.engine,
+        "before_cursor_execute",
+        lambda conn, cursor, statement, *args: (
+            saves.append(statement)
+            if statement.startswith("WITH w AS (UPDATE workflow_workflow")
+            else None
+        ),
+    )
     eng.process()
-    # the claim, the RUNNING save, one per object start (each carrying the
-    # previous object's completion), and the final COMPLETED save.
-    assert len(commits) == 1 + 1 + 5 + 1
+    # the claim (which saves the workflow RUNNING), one per object start
+    # (each carrying the previous object's completion), and the final
+    # COMPLETED save. On PostgreSQL, each save after the claim is one
+    # statement in autocommit: its own transaction.
+    if store.engine.dialect.name == "postgresql":
+        assert (len(commits), len(saves)) == (1, 5 + 1)
+    else:
+        assert (len(commits), len(saves)) == (1 + 5 + 1, 0)
+
+
+@pytest.mark.postgresql
+def test_on_postgresql_an_object_boundary_is_one_round_trip(postgresql_url):
+    with WorkflowStore(postgresql_url) as store:
+        eng = StoredWorkflowEngine.with_name(
+            REVIEW, store, data=[{"id": i} for i in range(4)]
+        )
+        sent = []
+
+        def record(conn, cursor, statement, *args):
+            sent.append(
+                (statement.split()[0], conn.connection.dbapi_connection.autocommit)
+            )
+
+        event.listen(store.engine, "before_cursor_execute", record)
+        event.listen(store.engine, "commit", lambda conn: sent.append(("COMMIT", None)))
+        eng.process()
+    # The claim's transaction (lock, reads, claim, history, commit), the
+    # batch of objects read in it; then one statement per save, sent with
+    # no BEGIN or COMMIT of its own (the driver is in autocommit).
+    claim_end = sent.index(("COMMIT", None))
+    assert sent[claim_end + 1 :] == [("WITH", True)] * (4 + 1)
+    assert get_workflow(eng.uuid, store).status is WorkflowStatus.COMPLETED
+
+
+def object_updates_in(statements):
+    """The updates of objects sent, alone or within a save's one statement."""
+    return [
+        update
+        for statement in statements
+        for update in re.findall(r"UPDATE workflow_object SET [^)]*", statement)
+    ]
 
 
 def test_unchanged_data_is_not_written_again(store):
@@ -208,7 +259,7 @@ def test_unchanged_data_is_not_written_again(store):
         lambda conn, cursor, statement, *args: statements.append(statement),
     )
     eng.process()
-    object_updates = [s for s in statements if s.startswith("UPDATE workflow_object")]
+    object_updates = object_updates_in(statements)
     assert len(object_updates) == 6
     assert not any("data=" in s for s in object_updates)
 
@@ -224,11 +275,7 @@ def test_the_first_run_writes_changed_data_once_per_object(store):
         lambda conn, cursor, statement, *args: statements.append(statement),
     )
     eng.process()
-    data_updates = [
-        s
-        for s in statements
-        if s.startswith("UPDATE workflow_object") and " data=" in s
-    ]
+    data_updates = [s for s in object_updates_in(statements) if " data=" in s]
     assert len(data_updates) == 3
 
 
@@ -537,8 +584,10 @@ def test_a_completion_still_staged_when_a_run_ends_is_committed(store):
     [
         # The claim: nothing was written, the workflow is still HALTED.
         (0, WorkflowStatus.HALTED),
-        # The save of the first object's start: the claim stands.
-        (2, WorkflowStatus.RUNNING),
+        # The save of the second object's start (carrying the first one's
+        # completion): the run is released at the object it was at, which
+        # a plain resume runs again.
+        (2, WorkflowStatus.HALTED),
     ],
 )
 def test_a_rollback_that_fails_too_invalidates_the_connection(
@@ -548,7 +597,10 @@ def test_a_rollback_that_fails_too_invalidates_the_connection(
     eng = StoredWorkflowEngine.from_uuid(halted.uuid, store)
     commits, failures, invalidated = [], [], []
 
-    def fail_one_commit(connection):
+    def fail_one_commit(connection, *args):
+        if args and not args[1].startswith("WITH w AS"):
+            return
+        # A commit, or on PostgreSQL a save's one statement in autocommit.
         commits.append(connection)
         if len(commits) == failing_commit + 1:
             failures.append(OperationalError("commit", None, Exception("disk")))
@@ -558,6 +610,7 @@ def test_a_rollback_that_fails_too_invalidates_the_connection(
         raise OperationalError("rollback", None, Exception("connection lost"))
 
     event.listen(store.engine, "commit", fail_one_commit)
+    event.listen(store.engine, "before_cursor_execute", fail_one_commit)
     event.listen(
         store.engine,
         "invalidate",
@@ -573,7 +626,7 @@ def test_a_rollback_that_fails_too_invalidates_the_connection(
     assert invalidated == [None]
     assert StoredWorkflowEngine.from_uuid(halted.uuid, store).status is status_after
     assert [info.status for info in list_objects(halted.uuid, store)] == [H, N]
-    result = resume(halted.uuid, store, force=status_after is WorkflowStatus.RUNNING)
+    result = resume(halted.uuid, store)
     assert result.status is WorkflowStatus.COMPLETED
     assert [info.data for info in list_objects(halted.uuid, store)] == [
         {"id": 0, "review": True, "count": 1, "done": True},
@@ -737,10 +790,12 @@ def test_data_nested_too_deeply_is_refused_naming_where(store):
         deep = [deep]
     with pytest.raises(UnserializableDataError) as raised:
         StoredWorkflowEngine.with_name(KEEP, store, data=[{"id": 0}, deep])
+    path = "data[1]" + "[0]" * MAX_DEPTH
     assert (str(raised.value), raised.value.path) == (
-        "Cannot store data[1]: it is nested too deeply to be converted to JSON"
-        " (beyond Python's recursion limit); flatten it before handing it over",
-        "data[1]",
+        f"Cannot store data[1]: {path} is nested more than {MAX_DEPTH} lists and"
+        " dicts deep, the most the storage keeps; flatten it before handing it"
+        " over",
+        path,
     )
     assert stored_rows(store) == ([], [])
 
