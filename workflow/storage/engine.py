@@ -40,6 +40,7 @@ from __future__ import annotations
 import itertools
 import json
 import json.encoder
+import logging
 import math
 import re
 import sys
@@ -55,6 +56,7 @@ from typing import Any, Callable, NoReturn, cast, overload
 from sqlalchemy import Table, bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from .._observe import task_at
 from .._vocabulary import check_restart_words, parse_uuid
 from ..engine import ActionMapper, ProcessingFactory, TransitionActions
 from ..engine_db import (
@@ -967,12 +969,15 @@ class StoredTransitionActions(DbTransitionAction):
             {"message": obj.halt_message, "action": obj.halt_action},
         )
         eng.save(WorkflowStatus.HALTED)
-        eng.log.warning(
-            "Workflow %r halted at task %s with message: %s",
-            eng.name,
-            eng.current_taskname,
-            getattr(halt, "message", halt),
-        )
+        log = eng.log
+        if log.isEnabledFor(logging.WARNING):
+            log.warning(
+                "Workflow %r halted at task %s with message: %s",
+                eng.name,
+                eng.current_taskname,
+                getattr(halt, "message", halt),
+                extra=eng.log_fields(task_at(callbacks, eng.state.callback_pos)),
+            )
         TransitionActions.HaltProcessing(obj, eng, callbacks, exc_info)
 
     @staticmethod
@@ -983,12 +988,15 @@ class StoredTransitionActions(DbTransitionAction):
             :meth:`~workflow.engine_db.DbTransitionAction.Exception` does.
         """
         traceback_text = "".join(traceback.format_exception(*exc_info))
-        eng.log.error(
-            "Workflow %r failed on object %s:\n%s",
-            eng.name,
-            eng.state.token_pos,
-            traceback_text,
-        )
+        log = eng.log
+        if log.isEnabledFor(logging.ERROR):
+            log.error(
+                "Workflow %r failed on object %s:\n%s",
+                eng.name,
+                eng.state.token_pos,
+                traceback_text,
+                extra=eng.log_fields(task_at(callbacks, eng.state.callback_pos)),
+            )
         obj.set_error_message(traceback_text)
         work = eng.unit_of_work
         with work.deferred():
