@@ -12,16 +12,18 @@ from __future__ import annotations
 
 import datetime
 import json
+import re
 
 import pytest
 from sqlalchemy import delete
 
-from tests.test_cli import cli
+from tests.test_cli import FLOWS, cli, started
 from workflow.storage import (
     Registry,
     StoredWorkflowEngine,
     WorkflowStore,
     record_event,
+    workflow_history,
 )
 from workflow.storage.models import HistoryRecord
 
@@ -256,3 +258,41 @@ def test_history_of_an_unknown_workflow(work, store):
         "workflow: error: no workflow with uuid '0123abcd' in this database"
         " (see `workflow list`)\n"
     )
+
+
+# -- end to end: the events a real run writes -------------------------------------
+
+TIME = r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\.\d{3} UTC"
+
+
+def test_history_of_a_run_halted_twice_and_resumed_is_what_the_store_wrote(tmp_path):
+    (tmp_path / "flows.py").write_text(FLOWS)
+    (tmp_path / "grades.jsonl").write_text("6\n4\n2\n")
+    uuid = started(tmp_path)
+    resumed = cli("resume", uuid, cwd=tmp_path)
+    assert resumed.returncode == 3
+    shown = cli("show", uuid, "--history", "--limit", "0", cwd=tmp_path)
+    assert (shown.returncode, shown.stderr) == (0, "")
+    lines = shown.stdout.splitlines()
+    assert lines[0].split() == [
+        "time",
+        "event",
+        "position",
+        "actor",
+        "message",
+        "id",
+        "details",
+    ]
+    assert all(re.match(TIME, line) for line in lines[1:])
+    assert [re.sub(TIME, "T", line).split(None, 5) for line in lines[1:]] == [
+        ["T", "created", "-", "-", "-", "-"],
+        ["T", "started", "-", "-", "-", "-"],
+        ["T", "halted", "1", "-", "-", 'message="grade 4 fails" action=null'],
+        ["T", "resumed", "1", "-", "-", "-"],
+        ["T", "halted", "2", "-", "-", 'message="grade 2 fails" action=null'],
+    ]
+    as_json = cli("show", uuid, "--history", "--limit", "0", "--json", cwd=tmp_path)
+    with WorkflowStore(f"sqlite:///{tmp_path}/wf.db") as store:
+        assert json.loads(as_json.stdout) == [
+            entry.to_dict() for entry in workflow_history(uuid, store)
+        ]
