@@ -17,7 +17,7 @@ import re
 import pytest
 from sqlalchemy import delete
 
-from tests.test_cli import FLOWS, cli, started
+from tests.cli_helpers import FLOWS, cli, started
 from workflow.storage import (
     Registry,
     StoredWorkflowEngine,
