@@ -331,7 +331,10 @@ def test_running_workflow_cannot_be_deleted(operator, store):
         )
     response = _post(operator, f"/workflows/{uuid}/delete", "/")
     assert response.status_code == 409
-    assert f"Workflow {uuid} is RUNNING: it cannot be deleted" in response.text
+    assert (
+        f"Workflow {uuid} is RUNNING in another process: it cannot be deleted while"
+        " it runs (take it over if that process is gone)"
+    ) in response.text
 
 
 def test_resume_of_a_running_workflow_is_409(operator, store):
