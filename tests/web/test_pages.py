@@ -19,6 +19,7 @@ from tests.web.conftest import (
 )
 from workflow.engine_db import ObjectStatus, WorkflowStatus
 from workflow.storage import WorkflowStore, get_workflow, list_workflows, start
+from workflow.storage.history import workflow_history
 from workflow.web.actions import LEAVE, HaltActions
 from workflow.web.app import create_app
 from workflow.web.auth import TokenAuth
@@ -383,6 +384,8 @@ def test_data_changed_meanwhile_is_409(store):
     assert response.status_code == 409
     assert "changed since it was read" in response.text
     assert "notes" not in object_row(store, uuid).data
+    # The action is recorded with its change of the data, or not at all.
+    assert [e for e in workflow_history(uuid, store) if e.event == "action"] == []
 
 
 @pytest.mark.postgresql

@@ -30,7 +30,7 @@ import secrets
 import shutil
 from collections.abc import Awaitable, Mapping
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, TypeVar
 from urllib.parse import urlencode
 
 import jinja2
@@ -296,36 +296,41 @@ def _pages(total: int, size: int) -> int:
     return max(1, math.ceil(total / size))
 
 
+_Found = TypeVar("_Found", queries.WorkflowDetail, queries.ObjectDetail)
+
+
+async def _viewed(
+    request: Request,
+    lookup: Callable[[WorkflowStore, Any], _Found | None],
+    key: str,
+    missing: str,
+) -> tuple[_Settings, Any, _Found, WorkflowRef]:
+    """The settings, the user and what the path's ``key`` names, once the
+    user may view it (else 401, 404 with ``missing``, or 403)."""
+    settings = _settings(request)
+    user = _api_user(request) if _is_api(request) else _user(request)
+    value = request.path_params[key]
+    found = await run_in_threadpool(lookup, settings.store, value)
+    if found is None:
+        raise ActionError(404, f"{missing} {value!r}")
+    if isinstance(found, queries.WorkflowDetail):
+        ref = WorkflowRef(found.uuid, found.name)
+    else:
+        ref = WorkflowRef(found.workflow_uuid, found.workflow_name)
+    _require(request, user, "view", ref)
+    return settings, user, found, ref
+
+
 async def _viewed_workflow(
     request: Request,
 ) -> tuple[_Settings, Any, queries.WorkflowDetail, WorkflowRef]:
-    """The settings, the user and the workflow the path names, once the user
-    may view it (else 401, 404 or 403)."""
-    settings = _settings(request)
-    user = _api_user(request) if _is_api(request) else _user(request)
-    uuid = request.path_params["uuid"]
-    workflow = await run_in_threadpool(queries.get_workflow, settings.store, uuid)
-    if workflow is None:
-        raise ActionError(404, f"No workflow with uuid {uuid!r}")
-    ref = WorkflowRef(workflow.uuid, workflow.name)
-    _require(request, user, "view", ref)
-    return settings, user, workflow, ref
+    return await _viewed(request, queries.get_workflow, "uuid", "No workflow with uuid")
 
 
 async def _viewed_object(
     request: Request,
 ) -> tuple[_Settings, Any, queries.ObjectDetail, WorkflowRef]:
-    """The settings, the user and the object the path names, once the user
-    may view it (else 401, 404 or 403)."""
-    settings = _settings(request)
-    user = _api_user(request) if _is_api(request) else _user(request)
-    object_id = request.path_params["object_id"]
-    obj = await run_in_threadpool(queries.get_object, settings.store, object_id)
-    if obj is None:
-        raise ActionError(404, f"No object with id {object_id}")
-    ref = WorkflowRef(obj.workflow_uuid, obj.workflow_name)
-    _require(request, user, "view", ref)
-    return settings, user, obj, ref
+    return await _viewed(request, queries.get_object, "object_id", "No object with id")
 
 
 def _history_before(request: Request) -> int | None:
