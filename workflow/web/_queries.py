@@ -21,7 +21,7 @@ import json
 import re
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, exists, func, select, update
+from sqlalchemy import Table, and_, case, exists, func, select, update
 from sqlalchemy.engine import CursorResult
 
 from ..engine_db import ObjectStatus, WorkflowStatus
@@ -371,7 +371,12 @@ def get_workflow(store: WorkflowStore, uuid: str) -> WorkflowDetail | None:
         _WF,
         object_count.label("object_count"),
         stopped_at.label("stopped_at"),
-        running_at.label("running_at"),
+        # Only a RUNNING workflow has a running object: the others skip the
+        # walk over their objects (CASE evaluates the subquery lazily).
+        case(
+            (_WF.c.status == WorkflowStatus.RUNNING.value, running_at),
+            else_=None,
+        ).label("running_at"),
     ).where(_WF.c.uuid == uuid)
     with store.session() as session:
         row = session.execute(query).first()
