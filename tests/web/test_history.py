@@ -409,3 +409,25 @@ def test_take_over_through_the_api(anonymous, store):
     assert response.status_code == 200
     assert response.json()["status"] == "COMPLETED"
     assert _actions(store, uuid) == [(None, "operator", {"action": "take_over"})]
+
+
+@pytest.mark.postgresql
+def test_history_and_actions_on_postgresql(postgresql_url):
+    with WorkflowStore(postgresql_url) as pg_store:
+        pg_store.create_all()
+        uuid = start_halted(pg_store, "Ann")
+        _add(pg_store, uuid, 60, position=0)
+        client = TestClient(create_app(pg_store, get_user=lambda r: "pat"))
+        oid = object_id(pg_store, uuid)
+        _post(client, f"/objects/{oid}/act/approve", f"/objects/{oid}")
+        assert _actions(pg_store, uuid) == [
+            (0, "pat", _choice("approve", "resume", True))
+        ]
+        page = client.get(f"/objects/{oid}").text
+        assert ("action", "pat") in [(e, who) for e, who, _ in _events(page)]
+        answer = client.get(f"/api/workflows/{uuid}?history_limit=10").json()
+        older = answer["history"]["older"]
+        rest = client.get(f"/api/workflows/{uuid}?history_before={older}").json()
+        ids = [e["id"] for e in answer["history"]["events"] + rest["history"]["events"]]
+        assert ids == sorted(ids, reverse=True)
+        assert len(set(ids)) == len(ids)
