@@ -408,19 +408,23 @@ def _position(value: Any) -> list[int] | None:
     return [int(item) for item in value]
 
 
+def _objects_with_workflow() -> Any:
+    """Objects joined with the state of their workflow, for ObjectDetail."""
+    return select(
+        _OBJ,
+        _WF.c.name.label("workflow_name"),
+        _WF.c.status.label("workflow_status"),
+        _WF.c.token_pos.label("workflow_token_pos"),
+        _WF.c.version.label("workflow_version"),
+    ).join(_WF, _WF.c.uuid == _OBJ.c.workflow_uuid)
+
+
 def workflow_objects(
     store: WorkflowStore, uuid: str, *, limit: int, offset: int
 ) -> list[ObjectDetail]:
     """Return one page of the objects of workflow ``uuid``, by position."""
     query = (
-        select(
-            _OBJ,
-            _WF.c.name.label("workflow_name"),
-            _WF.c.status.label("workflow_status"),
-            _WF.c.token_pos.label("workflow_token_pos"),
-            _WF.c.version.label("workflow_version"),
-        )
-        .join(_WF, _WF.c.uuid == _OBJ.c.workflow_uuid)
+        _objects_with_workflow()
         .where(_OBJ.c.workflow_uuid == uuid)
         .order_by(_OBJ.c.position)
         .limit(limit)
@@ -432,17 +436,7 @@ def workflow_objects(
 
 def get_object(store: WorkflowStore, object_id: int) -> ObjectDetail | None:
     """Return the object ``object_id`` with its workflow's state, or ``None``."""
-    query = (
-        select(
-            _OBJ,
-            _WF.c.name.label("workflow_name"),
-            _WF.c.status.label("workflow_status"),
-            _WF.c.token_pos.label("workflow_token_pos"),
-            _WF.c.version.label("workflow_version"),
-        )
-        .join(_WF, _WF.c.uuid == _OBJ.c.workflow_uuid)
-        .where(_OBJ.c.id == object_id)
-    )
+    query = _objects_with_workflow().where(_OBJ.c.id == object_id)
     with store.session() as session:
         row = session.execute(query).first()
     return None if row is None else _object_detail(row)
