@@ -434,7 +434,7 @@ def _run(
             409,
             f"The definition {getattr(exc, 'name', '')!r} changed since workflow"
             f" {getattr(exc, 'uuid', '')} was saved: resume it from the command"
-            " line with --force if the new definition fits",
+            " line with --allow-changed-definition if the new definition fits",
         ) from exc
     except UnknownWorkflowError as exc:
         raise ActionError(
