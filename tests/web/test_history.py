@@ -431,3 +431,44 @@ def test_history_and_actions_on_postgresql(postgresql_url):
         ids = [e["id"] for e in answer["history"]["events"] + rest["history"]["events"]]
         assert ids == sorted(ids, reverse=True)
         assert len(set(ids)) == len(ids)
+
+
+def _rows(store: WorkflowStore, uuid: str) -> list[tuple]:
+    """(event, position, actor, details) of every event, oldest first."""
+    return [
+        (entry.event, entry.position, entry.actor, entry.details)
+        for entry in workflow_history(uuid, store)
+    ]
+
+
+def test_an_approval_leaves_the_whole_story_in_the_history(operator, store):
+    uuid = start_halted(store, "Ann")
+    oid = object_id(store, uuid)
+    _post(operator, f"/objects/{oid}/act/approve", f"/objects/{oid}")
+    assert _rows(store, uuid) == [
+        ("created", None, None, None),
+        ("started", None, None, None),
+        (
+            "halted",
+            0,
+            None,
+            {"message": "Approve the grade of Ann?", "action": "approval"},
+        ),
+        ("action", 0, "operator", _choice("approve", "resume", True)),
+        ("resumed", 0, None, None),
+        ("completed", None, None, None),
+    ]
+
+
+def test_a_take_over_is_recorded_before_the_run_it_starts(operator, store):
+    uuid = dead_run(store)
+    _post(operator, f"/workflows/{uuid}/take_over", f"/workflows/{uuid}", confirm="yes")
+    rows = _rows(store, uuid)
+    assert [row[:3] for row in rows[3:]] == [
+        ("action", None, "operator"),
+        ("taken_over", 0, None),
+        ("completed", None, None),
+    ]
+    assert rows[3][3] == {"action": "take_over"}
+    taken = rows[4][3]
+    assert (taken["as"], taken["previous"]["claim"]) == ("resumed", "0" * 36)
