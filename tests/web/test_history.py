@@ -320,6 +320,9 @@ def test_running_workflow_page_offers_take_over_with_a_confirmation(operator, st
     assert 'name="confirm" value="yes" required' in form.group(2)
     assert 'name="csrf_token"' in form.group(2)
     assert "<dt>Heartbeat</dt>" in page
+    ended = re.search(r'<dd class="lease">ended <time [^>]*>([^<]*)</time>', page)
+    assert ended is not None
+    assert ": the process running it is taken as gone</dd>" in page[ended.end() :][:60]
 
 
 def test_take_over_is_not_offered_to_readers_nor_on_stopped_workflows(
@@ -387,14 +390,23 @@ def test_take_over_needs_the_csrf_token(operator, store):
 
 def test_take_over_of_a_live_run_is_refused(operator, store):
     uuid = dead_run(store)
-    make_running(store, uuid, datetime.datetime.now(datetime.timezone.utc))
+    now = datetime.datetime.now(datetime.timezone.utc)
+    make_running(store, uuid, now)
+    page = operator.get(f"/workflows/{uuid}").text
+    ends = now + store.lease
+    assert (
+        f'<dd class="lease">runs until <time datetime="{ends.isoformat()}">'
+        f"{ends:%Y-%m-%d %H:%M:%S} UTC</time>: until then its process counts as"
+        " alive, and a take-over is refused</dd>"
+    ) in page
     response = _post(
         operator, f"/workflows/{uuid}/take_over", f"/workflows/{uuid}", confirm="yes"
     )
     assert response.status_code == 409
     assert (
-        f"Workflow {uuid} is RUNNING in a process that is still alive (it renewed"
-        " its claim recently): it is not taken over; wait for it to stop"
+        f"Workflow {uuid} is RUNNING in a process that may still be alive (its last"
+        f" heartbeat was at {now:%Y-%m-%d %H:%M:%S} UTC): it can be taken over once"
+        f" its lease ends, at {ends:%Y-%m-%d %H:%M:%S} UTC; it is not taken over"
     ) in response.text
     assert object_row(store, uuid).status == ObjectStatus.RUNNING.value
     # The request was made and refused by the run itself: the history says

@@ -61,7 +61,7 @@ from ..storage.errors import (
     WorkflowBusyError,
     WorkflowNotFoundError,
 )
-from ..storage.models import WorkflowStore
+from ..storage.models import WorkflowStore, utcnow
 from ..storage.registry import registry
 from . import _queries as queries
 from .actions import ActionRequest, HaltActions, Outcome, halt_actions
@@ -411,11 +411,8 @@ def _refuse_running(workflow: queries.WorkflowDetail, doing: str) -> None:
         )
 
 
-def _run(
-    action: Callable[[], api.WorkflowResult], busy: str | None = None
-) -> api.WorkflowResult:
-    """Run ``action``; its refusals become :class:`ActionError` (``busy``: the
-    message for a workflow another process runs)."""
+def _run(action: Callable[[], api.WorkflowResult]) -> api.WorkflowResult:
+    """Run ``action``; its refusals become :class:`ActionError`."""
     try:
         return action()
     except WorkflowNotFoundError as exc:
@@ -425,8 +422,7 @@ def _run(
     except WorkflowBusyError as exc:
         raise ActionError(
             409,
-            busy
-            or f"Workflow {getattr(exc, 'uuid', '')} is RUNNING in another process"
+            f"Workflow {getattr(exc, 'uuid', '')} is RUNNING in another process"
             " (or was just claimed by one): wait for it to stop",
         ) from exc
     except DefinitionChangedError as exc:
@@ -484,13 +480,28 @@ def _do_take_over(settings: _Settings, user: Any, uuid: str) -> dict[str, Any]:
     queries.record_action(
         settings.store, uuid, queries.Action(_actor(user), {"action": "take_over"})
     )
-    alive = (
-        f"Workflow {uuid} is RUNNING in a process that is still alive (it renewed"
-        " its claim recently): it is not taken over; wait for it to stop"
-    )
-    return _result(
-        _run(lambda: api.resume(uuid, settings.store, take_over=True), busy=alive)
-    )
+
+    def take_over() -> api.WorkflowResult:
+        try:
+            return api.resume(uuid, settings.store, take_over=True)
+        except WorkflowBusyError as exc:
+            raise ActionError(409, _still_alive(uuid, exc)) from exc
+
+    return _result(_run(take_over))
+
+
+def _still_alive(uuid: str, refusal: WorkflowBusyError) -> str:
+    """Why a take-over was refused: its owner's lease runs."""
+    text = f"Workflow {uuid} is RUNNING in a process that may still be alive"
+    heartbeat = getattr(refusal, "heartbeat", None)
+    expires = getattr(refusal, "lease_expires", None)
+    if heartbeat is not None and expires is not None:
+        text += (
+            f" (its last heartbeat was at {heartbeat:%Y-%m-%d %H:%M:%S} UTC):"
+            f" it can be taken over once its lease ends, at"
+            f" {expires:%Y-%m-%d %H:%M:%S} UTC"
+        )
+    return text + "; it is not taken over"
 
 
 def _do_delete(settings: _Settings, user: Any, uuid: str) -> dict[str, Any]:
@@ -769,10 +780,17 @@ async def _workflow_page(request: Request) -> Response:
     if tasks is not None and shutil.which("dot") is None:
         mermaid = graph.to_mermaid(tasks, workflow.stopped_at)
     per_page = size if size != settings.page_size else None
+    lease_ends = (
+        None
+        if workflow.heartbeat is None
+        else workflow.heartbeat + settings.store.lease
+    )
     return _render(
         request,
         "workflow.html",
         workflow=workflow,
+        lease_ends=lease_ends,
+        lease_over=lease_ends is None or lease_ends <= utcnow(),
         extra_text=_json_text(workflow.extra_data),
         objects=objects,
         definition_error=definition_error,
