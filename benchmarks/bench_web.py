@@ -1,12 +1,16 @@
-"""Server time of the holding pen's lists over a large store.
+"""Server time of the holding pen's pages over a large store.
 
 Builds a store of 100,000 workflows and 1,000,000 objects (``--quick``:
-1,000 and 10,000), then times the workflows page and the waiting list as
-the application itself spends it: from the moment the ASGI application gets
-the request to the last byte of its answer, without any network or client
-time. Reports the median and the 95th percentile of each page, in
-milliseconds. The targets of issue 19 (100 ms) are printed next to them but
-never fail the script: timings on shared machines are noisy.
+1,000 and 10,000), plus one long workflow of 100,000 objects whose run
+history has 200,000 events (``--quick``: 1,000 and 2,000). Then times the
+workflows page and the waiting list (first, middle and last pages, with
+filters) and the long workflow's page and object pages with their history
+(newest and deep pages), as the application itself spends it: from the
+moment the ASGI application gets the request to the last byte of its
+answer, without any network or client time. Reports the median and the
+95th percentile of each page, in milliseconds. The targets of issue 19
+(100 ms) are printed next to them but never fail the script: timings on
+shared machines are noisy.
 
 Run it from the repository root, with the ``web`` extra installed::
 
@@ -31,10 +35,11 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import insert
+from sqlalchemy import insert, select
 
 from workflow.engine_db import ObjectStatus, WorkflowStatus
 from workflow.storage import ObjectRecord, WorkflowRecord, WorkflowStore
+from workflow.storage.models import HistoryRecord
 from workflow.web.app import create_app
 
 with warnings.catch_warnings():
@@ -42,19 +47,13 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore")
     from starlette.testclient import TestClient
 
-FULL = (100_000, 10)
-QUICK = (1_000, 10)
+FULL = (100_000, 10, 100_000)
+QUICK = (1_000, 10, 1_000)
 TARGET_MS = 100.0
 REPEATS = 15
 ACTIONS = ("approval", "review", "fix-data")
 BATCH = 20_000
-# Indexes the schema does not have yet, which the lists' orders would use
-# (--with-indexes creates them in the benchmark's own database only).
-SUGGESTED_INDEXES = (
-    "CREATE INDEX ix_bench_workflow_created ON workflow_workflow (created, uuid)",
-    "CREATE INDEX ix_bench_object_waiting"
-    " ON workflow_object (status, halt_action, modified, id)",
-)
+LONG_UUID = "ffffffff-0000-4000-8000-000000000000"
 
 
 def build(store: WorkflowStore, workflows: int, per_workflow: int, seed: int) -> int:
@@ -138,6 +137,95 @@ def build(store: WorkflowStore, workflows: int, per_workflow: int, seed: int) ->
     return halted
 
 
+def build_long(store: WorkflowStore, objects: int) -> None:
+    """Add one COMPLETED workflow of ``objects`` objects, created last, whose
+    history has a start, an object_started and an object_finished event per
+    object, and a completion: ``2 * objects + 2`` events."""
+    when = datetime.datetime(2027, 1, 1, tzinfo=datetime.timezone.utc)
+    with store.engine.begin() as connection:
+        connection.execute(
+            insert(WorkflowRecord.__table__),
+            {
+                "uuid": LONG_UUID,
+                "name": "long",
+                "status": WorkflowStatus.COMPLETED.value,
+                "created": when,
+                "modified": when,
+                "extra_data": {},
+                "token_pos": objects - 1,
+                "callback_pos": [0],
+                "fingerprint": "",
+                "version": 1,
+            },
+        )
+        events: list[dict[str, Any]] = [
+            {"workflow_uuid": LONG_UUID, "time": when, "event": "started"}
+        ]
+        for start in range(0, objects, BATCH):
+            rows = []
+            for position in range(start, min(objects, start + BATCH)):
+                rows.append(
+                    {
+                        "workflow_uuid": LONG_UUID,
+                        "position": position,
+                        "data": {"position": position, "title": "x" * 40},
+                        "extra_data": {},
+                        "status": ObjectStatus.COMPLETED.value,
+                        "callback_pos": [1],
+                        "created": when,
+                        "modified": when,
+                    }
+                )
+                events.append(
+                    {
+                        "workflow_uuid": LONG_UUID,
+                        "time": when,
+                        "event": "object_started",
+                        "position": position,
+                    }
+                )
+                events.append(
+                    {
+                        "workflow_uuid": LONG_UUID,
+                        "time": when,
+                        "event": "object_finished",
+                        "position": position,
+                        "details": {"status": "COMPLETED"},
+                    }
+                )
+            connection.execute(insert(ObjectRecord.__table__), rows)
+            connection.execute(insert(HistoryRecord.__table__), events)
+            events = []
+        connection.execute(
+            insert(HistoryRecord.__table__),
+            {"workflow_uuid": LONG_UUID, "time": when, "event": "completed"},
+        )
+
+
+def _object_ids(store: WorkflowStore, positions: list[int]) -> list[int]:
+    with store.engine.connect() as connection:
+        found = dict(
+            connection.execute(
+                select(ObjectRecord.position, ObjectRecord.id).where(
+                    ObjectRecord.workflow_uuid == LONG_UUID,
+                    ObjectRecord.position.in_(positions),
+                )
+            ).all()
+        )
+    return [int(found[position]) for position in positions]
+
+
+def _middle_event(store: WorkflowStore) -> int:
+    with store.engine.connect() as connection:
+        ids = connection.execute(
+            select(HistoryRecord.id)
+            .where(HistoryRecord.workflow_uuid == LONG_UUID)
+            .order_by(HistoryRecord.id)
+        ).scalars()
+        listed = list(ids)
+    return int(listed[len(listed) // 2])
+
+
 class ServerClock:
     """Wraps an ASGI app and records how long it took to answer each request."""
 
@@ -169,42 +257,60 @@ def measure(client: TestClient, clock: ServerClock, path: str) -> dict[str, floa
     }
 
 
-def run(
-    url: str | None, quick: bool, seed: int, with_indexes: bool = False
-) -> dict[str, Any]:
+def run(url: str | None, quick: bool, seed: int) -> dict[str, Any]:
     """Build the store, then time each page; return the results."""
-    workflows, per_workflow = QUICK if quick else FULL
+    workflows, per_workflow, long_objects = QUICK if quick else FULL
     with tempfile.TemporaryDirectory(prefix="bench-web-") as folder:
         store = WorkflowStore(url or f"sqlite:///{Path(folder) / 'bench.db'}")
         try:
             store.create_all()
             built = time.perf_counter()
             halted = build(store, workflows, per_workflow, seed)
+            build_long(store, long_objects)
             build_s = time.perf_counter() - built
             with store.engine.begin() as connection:
-                if with_indexes:
-                    for statement in SUGGESTED_INDEXES:
-                        connection.exec_driver_sql(statement)
                 connection.exec_driver_sql("ANALYZE")
             clock = ServerClock(create_app(store, get_user=lambda request: "bench"))
             client = TestClient(clock)
-            some_uuid = client.get("/api/workflows?per_page=1").json()["workflows"][0][
+            some_uuid = client.get("/api/workflows?per_page=2").json()["workflows"][1][
                 "uuid"
             ]
-            # Pages half way through the lists: OFFSET skips that many rows.
-            deep = max(1, workflows // 50 // 2)
-            deep_waiting = max(1, halted // 50 // 2)
+            size = 50
+            middle = max(1, (workflows + 1) // size // 2)
+            last = (workflows + 1 + size - 1) // size
+            halted_last = max(1, (workflows // 5 + size - 1) // size)
+            waiting_middle = max(1, halted // size // 2)
+            waiting_last = max(1, (halted + size - 1) // size)
+            first_object, last_object = _object_ids(store, [0, long_objects - 1])
+            deep_event = _middle_event(store)
+            long_page = f"/workflows/{LONG_UUID}"
             pages = {
                 "workflows page": "/",
                 "workflows, HALTED": "/?status=HALTED",
-                f"workflows, page {deep}": f"/?page={deep}",
+                "workflows, middle page": f"/?page={middle}",
+                "workflows, last page": f"/?page={last}",
+                "workflows, HALTED, last page": f"/?status=HALTED&page={halted_last}",
                 "workflows, one name": "/?name=definition-3",
+                "workflows, one name, last page": (
+                    f"/?name=definition-3&page={max(1, workflows // 20 // size)}"
+                ),
                 "workflows, uuid prefix": f"/?q={some_uuid[:6]}",
                 "waiting list": "/waiting",
                 "waiting list, one action": "/waiting?action=review",
-                f"waiting list, page {deep_waiting}": f"/waiting?page={deep_waiting}",
+                "waiting list, middle page": f"/waiting?page={waiting_middle}",
+                "waiting list, last page": f"/waiting?page={waiting_last}",
+                "long workflow page": long_page,
+                "long workflow, last objects": (
+                    f"{long_page}?page={(long_objects + size - 1) // size}"
+                ),
+                "long workflow, deep history": (
+                    f"{long_page}?history_before={deep_event}"
+                ),
+                "object page, newest events": f"/objects/{last_object}",
+                "object page, oldest events": f"/objects/{first_object}",
                 "workflows JSON": "/api/workflows",
                 "waiting JSON": "/api/waiting",
+                "long workflow JSON": f"/api{long_page}",
             }
             results = {
                 name: measure(client, clock, path) for name, path in pages.items()
@@ -213,11 +319,11 @@ def run(
             store.dispose()
     return {
         "database": store.url.get_backend_name(),
-        "workflows": workflows,
-        "objects": workflows * per_workflow,
+        "workflows": workflows + 1,
+        "objects": workflows * per_workflow + long_objects,
         "halted_objects": halted,
+        "long_workflow_events": 2 * long_objects + 2,
         "build_seconds": round(build_s, 1),
-        "suggested_indexes": with_indexes,
         "repeats": REPEATS,
         "target_ms": TARGET_MS,
         "pages": results,
@@ -233,21 +339,16 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
     parser.add_argument("--seed", type=int, default=19)
-    parser.add_argument(
-        "--with-indexes",
-        action="store_true",
-        help="add the indexes the schema lacks (in the benchmark's database only)",
-    )
     args = parser.parse_args(argv)
-    report = run(args.db, args.quick, args.seed, args.with_indexes)
+    report = run(args.db, args.quick, args.seed)
     if args.json:
         print(json.dumps(report, indent=2))
         return 0
     print(
         f"{report['database']}: {report['workflows']:,} workflows,"
         f" {report['objects']:,} objects ({report['halted_objects']:,} halted),"
-        f" built in {report['build_seconds']} s"
-        + (", with the suggested indexes" if args.with_indexes else "")
+        f" {report['long_workflow_events']:,} events in the long workflow's"
+        f" history, built in {report['build_seconds']} s"
     )
     print(f"server time over {REPEATS} requests (target {TARGET_MS:.0f} ms):")
     width = max(map(len, report["pages"]))

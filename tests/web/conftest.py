@@ -3,6 +3,7 @@ and clients logged in as an operator, as a reader, or not at all."""
 
 from __future__ import annotations
 
+import datetime
 import re
 import warnings
 from collections.abc import Iterator
@@ -18,6 +19,7 @@ with warnings.catch_warnings():
     from starlette.testclient import TestClient
 
 from tests.web import approval_flow  # noqa: F401 (registers the definition)
+from workflow.engine_db import ObjectStatus, WorkflowStatus
 from workflow.storage import ObjectRecord, WorkflowStore, start
 from workflow.web.app import create_app
 from workflow.web.auth import TokenAuth
@@ -46,6 +48,35 @@ def start_halted(store: WorkflowStore, student: str, grade: int = 4) -> str:
     result = start("approval", [{"student": student, "grade": grade}], store)
     assert result.status.name == "HALTED"
     return result.uuid
+
+
+def make_running(store: WorkflowStore, uuid: str, heartbeat: datetime.datetime) -> None:
+    """Leave ``uuid`` RUNNING, claimed by a process last alive at ``heartbeat``."""
+    with store.engine.begin() as connection:
+        connection.exec_driver_sql(
+            "UPDATE workflow_workflow SET status = ?, claim_token = ?, heartbeat = ?"
+            " WHERE uuid = ?",
+            (WorkflowStatus.RUNNING.value, "0" * 36, heartbeat, uuid),
+        )
+
+
+def dead_run(store: WorkflowStore, student: str = "Ann") -> str:
+    """Return the uuid of an approval workflow whose process died a day ago
+    while it ran the (already decided) object."""
+    uuid = start("approval", [{"student": student, "grade": 4}], store).uuid
+    with store.engine.begin() as connection:
+        connection.exec_driver_sql(
+            "UPDATE workflow_object SET status = ?, data = ?, halt_message = NULL,"
+            " halt_action = NULL, halt_payload = NULL WHERE workflow_uuid = ?",
+            (
+                ObjectStatus.RUNNING.value,
+                f'{{"student": "{student}", "grade": 4, "decision": "approved"}}',
+                uuid,
+            ),
+        )
+    yesterday = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(1)
+    make_running(store, uuid, yesterday)
+    return uuid
 
 
 def object_row(store: WorkflowStore, uuid: str, position: int = 0) -> Any:

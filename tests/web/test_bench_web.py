@@ -28,18 +28,29 @@ def test_quick_run_reports_every_page_as_json():
         check=True,
     )
     report = json.loads(done.stdout)
-    assert (report["workflows"], report["objects"]) == (1_000, 10_000)
+    assert (report["workflows"], report["objects"]) == (1_001, 11_000)
+    assert report["long_workflow_events"] == 2_002
     assert list(report["pages"]) == [
         "workflows page",
         "workflows, HALTED",
-        "workflows, page 10",
+        "workflows, middle page",
+        "workflows, last page",
+        "workflows, HALTED, last page",
         "workflows, one name",
+        "workflows, one name, last page",
         "workflows, uuid prefix",
         "waiting list",
         "waiting list, one action",
-        "waiting list, page 1",
+        "waiting list, middle page",
+        "waiting list, last page",
+        "long workflow page",
+        "long workflow, last objects",
+        "long workflow, deep history",
+        "object page, newest events",
+        "object page, oldest events",
         "workflows JSON",
         "waiting JSON",
+        "long workflow JSON",
     ]
     for timing in report["pages"].values():
         assert set(timing) == {"median_ms", "p95_ms"}

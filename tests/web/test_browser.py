@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from playwright import sync_api
 
-from tests.web.conftest import object_id, object_row, start_halted
+from tests.web.conftest import dead_run, object_id, object_row, start_halted
 from tests.web.server import free_port, serve, wait_until_listening
 from workflow.engine_db import ObjectStatus
 from workflow.storage import WorkflowStore
@@ -46,6 +46,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
             name: start_halted(store, name, grade)
             for grade, name in enumerate(students, start=3)
         }
+        uuids["dead"] = dead_run(store, "Eve Dorn")
         port = free_port()
         with serve(
             url,
@@ -99,8 +100,12 @@ def _page(browser: Any, site: dict[str, Any], token: str, viewport: dict[str, in
 
 
 def _shot(page: Any, name: str) -> None:
+    """Save a screenshot of the whole page (or of one element: a locator)."""
     SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+    if isinstance(page, sync_api.Locator):
+        page.screenshot(path=str(SHOTS / f"{name}.png"))
+    else:
+        page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
 
 
 def _open_from_waiting_list(page: Any, site: dict[str, Any], student: str) -> int:
@@ -128,6 +133,15 @@ def test_operator_approves_an_object(browser, site):
     row = object_row(site["store"], uuid)
     assert row.status == ObjectStatus.COMPLETED.value
     assert row.data["decision"] == "approved"
+    # The object's history names who approved, and how.
+    action = page.locator("section.history tr", has=page.locator(".event-action"))
+    assert action.locator("td.actor").inner_text() == "operator"
+    assert action.locator("td.data").inner_text() == (
+        '{"action": "choice", "halt_action": "approval", "choice": "approve",'
+        ' "outcome": "resume", "data_changed": true}'
+    )
+    page.goto(f"{site['base']}/workflows/{uuid}")
+    _shot(page.locator("#history"), "history-desktop")
     page.context.close()
 
 
@@ -176,6 +190,26 @@ def test_reader_is_refused_an_action(browser, site):
     assert page.locator(".error-message").inner_text() == expected
     _shot(page, "refused-desktop")
     assert object_row(site["store"], uuid).status == ObjectStatus.HALTED.value
+    page.context.close()
+
+
+def test_operator_takes_over_a_dead_run(browser, site):
+    page = _page(browser, site, TOKEN, DESKTOP)
+    uuid = site["uuids"]["dead"]
+    page.goto(f"{site['base']}/workflows/{uuid}")
+    assert page.locator("h1 + .facts .status").inner_text() == "RUNNING"
+    _shot(page, "take-over-desktop")
+    # Unconfirmed, the browser does not send the form.
+    page.click("button:has-text('Take over')")
+    assert page.url == f"{site['base']}/workflows/{uuid}"
+    assert object_row(site["store"], uuid).status == ObjectStatus.RUNNING.value
+    page.check("input[name=confirm]")
+    page.click("button:has-text('Take over')")
+    assert page.locator(".flash").inner_text() == f"Workflow {uuid} is COMPLETED"
+    assert object_row(site["store"], uuid).status == ObjectStatus.COMPLETED.value
+    action = page.locator("section.history tr", has=page.locator(".event-action"))
+    assert action.locator("td.actor").inner_text() == "operator"
+    assert action.locator("td.data").inner_text() == '{"action": "take_over"}'
     page.context.close()
 
 

@@ -18,7 +18,14 @@ from tests.web.conftest import (
     start_halted,
 )
 from workflow.engine_db import ObjectStatus, WorkflowStatus
-from workflow.storage import WorkflowStore, get_workflow, list_workflows, start
+from workflow.storage import (
+    WorkflowStore,
+    get_workflow,
+    list_workflows,
+    registry,
+    start,
+)
+from workflow.storage.history import workflow_history
 from workflow.web.actions import LEAVE, HaltActions
 from workflow.web.app import create_app
 from workflow.web.auth import TokenAuth
@@ -331,7 +338,10 @@ def test_running_workflow_cannot_be_deleted(operator, store):
         )
     response = _post(operator, f"/workflows/{uuid}/delete", "/")
     assert response.status_code == 409
-    assert f"Workflow {uuid} is RUNNING: it cannot be deleted" in response.text
+    assert (
+        f"Workflow {uuid} is RUNNING in another process: it cannot be deleted while"
+        " it runs (take it over if that process is gone)"
+    ) in response.text
 
 
 def test_resume_of_a_running_workflow_is_409(operator, store):
@@ -380,6 +390,8 @@ def test_data_changed_meanwhile_is_409(store):
     assert response.status_code == 409
     assert "changed since it was read" in response.text
     assert "notes" not in object_row(store, uuid).data
+    # The action is recorded with its change of the data, or not at all.
+    assert [e for e in workflow_history(uuid, store) if e.event == "action"] == []
 
 
 @pytest.mark.postgresql
@@ -396,3 +408,27 @@ def test_pages_work_on_postgresql(postgresql_url):
         page = _post(client, f"/objects/{oid}/act/approve", f"/objects/{oid}")
         assert flash_of(page.text) == f"approval/approve: Workflow {uuid} is COMPLETED"
         assert object_row(pg_store, uuid).status == ObjectStatus.COMPLETED.value
+
+
+def _halt_for_review(obj, eng):
+    eng.halt("Review", action="review")
+
+
+def _extra_step(obj, eng):
+    obj.data["extra"] = True
+
+
+def test_resume_after_the_definition_changed_is_409(operator, store, monkeypatch):
+    # The registry is the process's own: the test's definitions leave with it.
+    monkeypatch.setattr(registry, "_definitions", dict(registry._definitions))
+    registry.register("shifting", [_halt_for_review])
+    uuid = start("shifting", [{}], store).uuid
+    registry.register("shifting", [_halt_for_review, _extra_step])
+    response = _post(operator, f"/workflows/{uuid}/resume", "/")
+    assert response.status_code == 409
+    assert (
+        f"The definition &#39;shifting&#39; changed since workflow {uuid} was"
+        " saved: resume it from the command line with --allow-changed-definition"
+        " if the new definition fits"
+    ) in response.text
+    assert get_workflow(uuid, store).status is WorkflowStatus.HALTED

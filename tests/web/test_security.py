@@ -24,6 +24,7 @@ from tests.web.conftest import (
 )
 from workflow.engine_db import ObjectStatus, WorkflowStatus
 from workflow.storage import ObjectRecord, WorkflowRecord, WorkflowStore, get_workflow
+from workflow.storage.history import record_event
 from workflow.web.actions import HaltActions
 from workflow.web.app import create_app, safe_next
 from workflow.web.auth import TokenAuth
@@ -251,6 +252,14 @@ def hostile(store: WorkflowStore) -> tuple[str, int]:
                 error_message=f"Traceback (most recent call last):\n{HOSTILE}",
             )
         )
+        record_event(
+            session.connection(),
+            uuid,
+            "action",
+            position=0,
+            actor=HOSTILE,
+            details={"why": HOSTILE},
+        )
     return uuid, object_id(store, uuid)
 
 
@@ -264,11 +273,21 @@ def test_hostile_data_is_shown_as_text(operator, hostile, index):
 def test_every_hostile_field_of_the_object_page_is_escaped(operator, hostile):
     page = operator.get(f"/objects/{hostile[1]}").text
     # Name (twice), action (tag, and the hint that it has no choice),
-    # message, error; data (key and value), extra data and payload: every
-    # one escaped, none raw.
+    # message, error, the history's actor; data (key and value), extra
+    # data, payload and the history's details: every one escaped, none raw.
+    assert page.count(ESCAPED) == 7
+    assert page.count(ESCAPED_IN_JSON_TEXT) == 5
+    assert page.count("&lt;script&gt;alert(") == 12
+
+
+def test_every_hostile_field_of_the_workflow_page_is_escaped(operator, hostile):
+    page = operator.get(f"/workflows/{hostile[0]}").text
+    assert "<script" not in page
+    # Name (in the facts and the definition's error), the object's action,
+    # message and error line, the history's actor; extra data and the
+    # history's details.
     assert page.count(ESCAPED) == 6
-    assert page.count(ESCAPED_IN_JSON_TEXT) == 4
-    assert page.count("&lt;script&gt;alert(") == 10
+    assert page.count(ESCAPED_IN_JSON_TEXT) == 2
 
 
 def test_hostile_user_name_is_escaped(store, halted):

@@ -6,6 +6,7 @@ import pytest
 
 from tests.web.conftest import start_halted
 from workflow.storage import start
+from workflow.storage.history import record_event
 
 
 @pytest.fixture
@@ -45,15 +46,40 @@ def test_waiting_list_takes_two_statements_at_any_page_size(
     assert counts == {1: 2, 10: 2, 30: 2}
 
 
-def test_workflow_page_takes_two_statements_at_any_object_count(
-    operator, filled, statements
+def _add_events(store, uuid, count):
+    with store.begin() as connection:
+        for number in range(count):
+            record_event(connection, uuid, "object_started", position=number % 3)
+
+
+def test_workflow_page_takes_three_statements_at_any_object_or_event_count(
+    operator, filled, statements, store
 ):
     uuid = operator.get("/api/workflows?per_page=1").json()["workflows"][0]["uuid"]
+    _add_events(store, uuid, 120)
     counts = {
         size: _statements(operator, statements, f"/workflows/{uuid}?per_page={size}")
         for size in (1, 5)
     }
-    assert counts == {1: 2, 5: 2}
+    older = operator.get(f"/api/workflows/{uuid}").json()["history"]["older"]
+    counts["deep"] = _statements(
+        operator, statements, f"/workflows/{uuid}?history_before={older}"
+    )
+    # The workflow, a page of its objects, a page of its history.
+    assert counts == {1: 3, 5: 3, "deep": 3}
+
+
+def test_object_page_takes_two_statements_at_any_event_count(
+    operator, filled, statements, store
+):
+    uuid = operator.get("/api/workflows?per_page=1").json()["workflows"][0]["uuid"]
+    oid = operator.get(f"/api/workflows/{uuid}").json()["objects"][0]["id"]
+    counts = {}
+    for events in (0, 120):
+        _add_events(store, uuid, events)
+        counts[events] = _statements(operator, statements, f"/objects/{oid}")
+    # The object with its workflow's state, a page of its history.
+    assert counts == {0: 2, 120: 2}
 
 
 def test_status_filter_keeps_two_statements(operator, filled, statements):

@@ -3,7 +3,14 @@
 Pages are read with ``LIMIT``/``OFFSET`` and never load a row per listed
 item (no N+1): the workflows page takes two statements (counts by status,
 then the page with its object counts), the waiting list two (counts by
-action, then the page), whatever the page size.
+action, then the page), whatever the page size. A workflow's history is
+read newest first, a page at a time from a cursor (the oldest event id
+shown), so a page costs the same however many events the workflow has.
+
+Rows become the storage API's own records
+(:class:`~workflow.storage.api.WorkflowInfo`,
+:class:`~workflow.storage.api.ObjectInfo`,
+:class:`~workflow.storage.history.HistoryEntry`) through its converters.
 """
 
 from __future__ import annotations
@@ -14,23 +21,33 @@ import json
 import re
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, case, delete, exists, func, select, update
+from sqlalchemy import Table, and_, case, exists, func, select, update
 from sqlalchemy.engine import CursorResult
 
 from ..engine_db import ObjectStatus, WorkflowStatus
-from ..storage.models import ObjectRecord, WorkflowRecord, WorkflowStore, utcnow
+from ..storage.api import WorkflowInfo, _object_info, _workflow_info
+from ..storage.history import HistoryEntry, record_event
+from ..storage.models import (
+    HistoryRecord,
+    ObjectRecord,
+    WorkflowRecord,
+    WorkflowStore,
+    utcnow,
+)
 
 __all__ = (
     "HaltedObject",
+    "Action",
+    "HistoryPage",
     "ObjectDetail",
     "WorkflowDetail",
     "WorkflowPage",
-    "WorkflowRow",
     "WaitingPage",
-    "delete_workflow",
     "get_object",
     "get_workflow",
     "halted_page",
+    "history_page",
+    "record_action",
     "save_object_data",
     "workflow_objects",
     "workflow_page",
@@ -38,6 +55,9 @@ __all__ = (
 
 _WF = cast(Table, WorkflowRecord.__table__)
 _OBJ = cast(Table, ObjectRecord.__table__)
+_HISTORY = cast(Table, HistoryRecord.__table__)
+# The history's actor column holds at most this many characters.
+_ACTOR_LENGTH = 255
 _UUID_PREFIX = re.compile(r"^[0-9a-f-]{1,36}$")
 # Greater than every character of a uuid: "p" <= uuid < "p~" is a prefix
 # match that uses the primary key index (LIKE may not, on SQLite).
@@ -51,30 +71,6 @@ def normalise_uuid_prefix(text: str) -> str | None:
 
 
 @dataclasses.dataclass
-class WorkflowRow:
-    """One workflow as listed: its row and the counts of its objects.
-
-    :ivar uuid: its uuid.
-    :ivar name: its definition's name.
-    :ivar status: its status.
-    :ivar created: when it was created.
-    :ivar modified: when it was last saved.
-    :ivar object_count: how many objects it has.
-    :ivar halted_count: how many of them are HALTED.
-    :ivar error_count: how many of them are in ERROR.
-    """
-
-    uuid: str
-    name: str
-    status: WorkflowStatus
-    created: datetime.datetime
-    modified: datetime.datetime
-    object_count: int
-    halted_count: int
-    error_count: int
-
-
-@dataclasses.dataclass
 class WorkflowPage:
     """A page of workflows.
 
@@ -84,7 +80,7 @@ class WorkflowPage:
         the name and uuid filters but without the status filter.
     """
 
-    rows: list[WorkflowRow]
+    rows: list[WorkflowInfo]
     total: int
     counts: dict[str, int]
 
@@ -136,6 +132,9 @@ class WorkflowDetail:
     :ivar version: its version counter (changes when a process claims it).
     :ivar stopped_at: the task position of its last halted or failed object
         (else of its running object), for the diagram; ``None`` if none.
+    :ivar heartbeat: when the process running it last said it was alive
+        (``None``: no process claims it, or one from before claims had
+        heartbeats).
     """
 
     uuid: str
@@ -148,6 +147,7 @@ class WorkflowDetail:
     version: int
     object_count: int
     stopped_at: list[int] | None
+    heartbeat: datetime.datetime | None
 
 
 @dataclasses.dataclass
@@ -171,6 +171,33 @@ class ObjectDetail:
     error_message: str | None
     created: datetime.datetime
     modified: datetime.datetime
+
+
+@dataclasses.dataclass
+class HistoryPage:
+    """A page of a workflow's run history, newest event first.
+
+    :ivar events: the events of the page.
+    :ivar older: the cursor of the next, older page (pass it as
+        ``before``), or ``None`` when the page ends with the oldest event.
+    """
+
+    events: list[HistoryEntry]
+    older: int | None
+
+
+@dataclasses.dataclass(frozen=True)
+class Action:
+    """A person's action on a workflow, as its history records it.
+
+    :ivar actor: who took it.
+    :ivar details: which action, and its words (a JSON object).
+    :ivar position: the object it concerns, if it concerns one.
+    """
+
+    actor: str
+    details: dict[str, Any]
+    position: int | None = None
 
 
 def _workflow_filters(name: str | None, uuid_prefix: str | None) -> list[Any]:
@@ -212,41 +239,30 @@ def workflow_page(
         .offset(offset)
         .subquery()
     )
-    query = (
-        select(
-            page,
-            func.count(_OBJ.c.id).label("object_count"),
-            func.coalesce(
-                func.sum(case((_OBJ.c.status == ObjectStatus.HALTED.value, 1))), 0
-            ).label("halted_count"),
-            func.coalesce(
-                func.sum(case((_OBJ.c.status == ObjectStatus.ERROR.value, 1))), 0
-            ).label("error_count"),
+
+    def count_objects(*where: Any) -> Any:
+        # One count per listed workflow, through the (workflow_uuid,
+        # position) index: a join grouped over every object of the page
+        # sorts them all first, which a workflow of many objects makes slow.
+        return (
+            select(func.count())
+            .select_from(_OBJ)
+            .where(_OBJ.c.workflow_uuid == page.c.uuid, *where)
+            .scalar_subquery()
         )
-        .select_from(page.outerjoin(_OBJ, _OBJ.c.workflow_uuid == page.c.uuid))
-        .group_by(
-            page.c.uuid, page.c.name, page.c.status, page.c.created, page.c.modified
-        )
-        .order_by(page.c.created.desc(), page.c.uuid.desc())
-    )
+
+    query = select(
+        page,
+        count_objects().label("object_count"),
+        count_objects(_OBJ.c.status == ObjectStatus.HALTED.value).label("halted_count"),
+        count_objects(_OBJ.c.status == ObjectStatus.ERROR.value).label("error_count"),
+    ).order_by(page.c.created.desc(), page.c.uuid.desc())
     with store.session() as session:
         counts = {
             WorkflowStatus(value).name: int(count)
             for value, count in session.execute(counts_query)
         }
-        rows = [
-            WorkflowRow(
-                row.uuid,
-                row.name,
-                WorkflowStatus(row.status),
-                row.created,
-                row.modified,
-                int(row.object_count),
-                int(row.halted_count),
-                int(row.error_count),
-            )
-            for row in session.execute(query)
-        ]
+        rows = [_workflow_info(row) for row in session.execute(query)]
     total = counts.get(status.name, 0) if status is not None else sum(counts.values())
     return WorkflowPage(rows, total, counts)
 
@@ -355,7 +371,12 @@ def get_workflow(store: WorkflowStore, uuid: str) -> WorkflowDetail | None:
         _WF,
         object_count.label("object_count"),
         stopped_at.label("stopped_at"),
-        running_at.label("running_at"),
+        # Only a RUNNING workflow has a running object: the others skip the
+        # walk over their objects (CASE evaluates the subquery lazily).
+        case(
+            (_WF.c.status == WorkflowStatus.RUNNING.value, running_at),
+            else_=None,
+        ).label("running_at"),
     ).where(_WF.c.uuid == uuid)
     with store.session() as session:
         row = session.execute(query).first()
@@ -373,6 +394,7 @@ def get_workflow(store: WorkflowStore, uuid: str) -> WorkflowDetail | None:
         row.version,
         int(row.object_count),
         _position(position),
+        row.heartbeat,
     )
 
 
@@ -386,19 +408,23 @@ def _position(value: Any) -> list[int] | None:
     return [int(item) for item in value]
 
 
+def _objects_with_workflow() -> Any:
+    """Objects joined with the state of their workflow, for ObjectDetail."""
+    return select(
+        _OBJ,
+        _WF.c.name.label("workflow_name"),
+        _WF.c.status.label("workflow_status"),
+        _WF.c.token_pos.label("workflow_token_pos"),
+        _WF.c.version.label("workflow_version"),
+    ).join(_WF, _WF.c.uuid == _OBJ.c.workflow_uuid)
+
+
 def workflow_objects(
     store: WorkflowStore, uuid: str, *, limit: int, offset: int
 ) -> list[ObjectDetail]:
     """Return one page of the objects of workflow ``uuid``, by position."""
     query = (
-        select(
-            _OBJ,
-            _WF.c.name.label("workflow_name"),
-            _WF.c.status.label("workflow_status"),
-            _WF.c.token_pos.label("workflow_token_pos"),
-            _WF.c.version.label("workflow_version"),
-        )
-        .join(_WF, _WF.c.uuid == _OBJ.c.workflow_uuid)
+        _objects_with_workflow()
         .where(_OBJ.c.workflow_uuid == uuid)
         .order_by(_OBJ.c.position)
         .limit(limit)
@@ -410,17 +436,7 @@ def workflow_objects(
 
 def get_object(store: WorkflowStore, object_id: int) -> ObjectDetail | None:
     """Return the object ``object_id`` with its workflow's state, or ``None``."""
-    query = (
-        select(
-            _OBJ,
-            _WF.c.name.label("workflow_name"),
-            _WF.c.status.label("workflow_status"),
-            _WF.c.token_pos.label("workflow_token_pos"),
-            _WF.c.version.label("workflow_version"),
-        )
-        .join(_WF, _WF.c.uuid == _OBJ.c.workflow_uuid)
-        .where(_OBJ.c.id == object_id)
-    )
+    query = _objects_with_workflow().where(_OBJ.c.id == object_id)
     with store.session() as session:
         row = session.execute(query).first()
     return None if row is None else _object_detail(row)
@@ -428,34 +444,27 @@ def get_object(store: WorkflowStore, object_id: int) -> ObjectDetail | None:
 
 def _object_detail(row: Any) -> ObjectDetail:
     return ObjectDetail(
-        id=row.id,
-        workflow_uuid=row.workflow_uuid,
+        **vars(_object_info(row)),
         workflow_name=row.workflow_name,
         workflow_status=WorkflowStatus(row.workflow_status),
         workflow_token_pos=row.workflow_token_pos,
         workflow_version=row.workflow_version,
-        position=row.position,
-        status=ObjectStatus(row.status),
-        callback_pos=list(row.callback_pos),
-        data=row.data,
-        extra_data=row.extra_data if row.extra_data is not None else {},
-        halt_message=row.halt_message,
-        halt_action=row.halt_action,
-        halt_payload=row.halt_payload,
-        error_message=row.error_message,
         created=row.created,
         modified=row.modified,
     )
 
 
-def save_object_data(store: WorkflowStore, obj: ObjectDetail, data: Any) -> bool:
+def save_object_data(
+    store: WorkflowStore, obj: ObjectDetail, data: Any, action: Action
+) -> bool:
     """Write ``data`` into the halted object ``obj`` if nothing moved since read.
 
     The write happens only while the object is still HALTED and its
     workflow still has the version read with ``obj`` and is not RUNNING:
-    a process that claimed the workflow meanwhile wins.
+    a process that claimed the workflow meanwhile wins. The ``action`` that
+    changed the data goes into the history in the same transaction.
 
-    :returns: whether the object was written.
+    :returns: whether the object was written (and the action recorded).
     """
     unchanged_workflow = exists().where(
         _WF.c.uuid == obj.workflow_uuid,
@@ -475,27 +484,55 @@ def save_object_data(store: WorkflowStore, obj: ObjectDetail, data: Any) -> bool
     )
     with store.session() as session:
         result = cast(CursorResult[Any], session.execute(statement))
-        return result.rowcount == 1
-
-
-def delete_workflow(store: WorkflowStore, uuid: str) -> bool:
-    """Delete the workflow ``uuid`` and its objects, unless it is RUNNING.
-
-    :returns: whether it was deleted (``False``: it does not exist or is
-        RUNNING).
-    """
-    with store.session() as session:
-        deleted = cast(
-            CursorResult[Any],
-            session.execute(
-                delete(_WF).where(
-                    _WF.c.uuid == uuid, _WF.c.status != WorkflowStatus.RUNNING.value
-                )
-            ),
-        )
-        if deleted.rowcount != 1:
+        if result.rowcount != 1:
             return False
-        # The foreign key cascades on PostgreSQL and on SQLite with its
-        # foreign_keys pragma; this covers a database where it does not.
-        session.execute(delete(_OBJ).where(_OBJ.c.workflow_uuid == uuid))
+        _record(session.connection(), obj.workflow_uuid, action)
         return True
+
+
+def record_action(store: WorkflowStore, uuid: str, action: Action) -> None:
+    """Add ``action`` to the history of workflow ``uuid`` in its own transaction."""
+    with store.begin() as connection:
+        _record(connection, uuid, action)
+
+
+def _record(connection: Any, uuid: str, action: Action) -> None:
+    record_event(
+        connection,
+        uuid,
+        "action",
+        position=action.position,
+        actor=action.actor[:_ACTOR_LENGTH],
+        details=action.details,
+    )
+
+
+def history_page(
+    store: WorkflowStore,
+    uuid: str,
+    *,
+    position: int | None = None,
+    before: int | None = None,
+    limit: int = 50,
+) -> HistoryPage:
+    """Return a page of the history of workflow ``uuid``, newest event first.
+
+    One statement, walking the ``(workflow_uuid, id)`` index from the
+    cursor down, so a deep page is as quick as the first.
+
+    :param position: only the events of the object at this position.
+    :param before: only events older than this event id (a page's
+        :attr:`HistoryPage.older`).
+    :param limit: at most this many events.
+    """
+    query = select(_HISTORY).where(_HISTORY.c.workflow_uuid == uuid)
+    if position is not None:
+        query = query.where(_HISTORY.c.position == position)
+    if before is not None:
+        query = query.where(_HISTORY.c.id < before)
+    # One more than asked says whether an older page exists.
+    query = query.order_by(_HISTORY.c.id.desc()).limit(limit + 1)
+    with store.connect() as connection:
+        rows = connection.execute(query).all()
+    events = [HistoryEntry(**row._asdict()) for row in rows[:limit]]
+    return HistoryPage(events, events[-1].id if len(rows) > limit else None)

@@ -30,7 +30,7 @@ import secrets
 import shutil
 from collections.abc import Awaitable, Mapping
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, TypeVar
 from urllib.parse import urlencode
 
 import jinja2
@@ -61,7 +61,7 @@ from ..storage.errors import (
     WorkflowBusyError,
     WorkflowNotFoundError,
 )
-from ..storage.models import WorkflowStore
+from ..storage.models import WorkflowStore, utcnow
 from ..storage.registry import registry
 from . import _queries as queries
 from .actions import ActionRequest, HaltActions, Outcome, halt_actions
@@ -76,6 +76,8 @@ _RESTART_WORDS = ("prev", "current", "next", "first")
 _CSRF_KEY = "workflow_csrf"
 _FLASH_KEY = "workflow_flash"
 _MAX_PAGE_SIZE = 200
+# Events of the run history on a page; the JSON API takes history_limit.
+_HISTORY_SIZE = 50
 # Relative paths inside the application: a slash, then no second slash or
 # backslash (which browsers read as another host), and no scheme.
 _SAFE_NEXT = re.compile(r"^/(?![/\\])[^\\\s]*$")
@@ -294,18 +296,123 @@ def _pages(total: int, size: int) -> int:
     return max(1, math.ceil(total / size))
 
 
+_Found = TypeVar("_Found", queries.WorkflowDetail, queries.ObjectDetail)
+
+
+async def _viewed(
+    request: Request,
+    lookup: Callable[[WorkflowStore, Any], _Found | None],
+    key: str,
+    missing: str,
+) -> tuple[_Settings, Any, _Found, WorkflowRef]:
+    """The settings, the user and what the path's ``key`` names, once the
+    user may view it (else 401, 404 with ``missing``, or 403)."""
+    settings = _settings(request)
+    user = _api_user(request) if _is_api(request) else _user(request)
+    value = request.path_params[key]
+    found = await run_in_threadpool(lookup, settings.store, value)
+    if found is None:
+        raise ActionError(404, f"{missing} {value!r}")
+    if isinstance(found, queries.WorkflowDetail):
+        ref = WorkflowRef(found.uuid, found.name)
+    else:
+        ref = WorkflowRef(found.workflow_uuid, found.workflow_name)
+    _require(request, user, "view", ref)
+    return settings, user, found, ref
+
+
+async def _viewed_workflow(
+    request: Request,
+) -> tuple[_Settings, Any, queries.WorkflowDetail, WorkflowRef]:
+    return await _viewed(request, queries.get_workflow, "uuid", "No workflow with uuid")
+
+
+async def _viewed_object(
+    request: Request,
+) -> tuple[_Settings, Any, queries.ObjectDetail, WorkflowRef]:
+    return await _viewed(request, queries.get_object, "object_id", "No object with id")
+
+
+def _history_before(request: Request) -> int | None:
+    """The history cursor asked for (``history_before``), or ``None``."""
+    text = request.query_params.get("history_before")
+    if text is None or text == "":
+        return None
+    try:
+        before = int(text)
+    except ValueError:
+        before = 0
+    if before < 1:
+        if _is_api(request):
+            raise ActionError(400, "history_before must be an event id (1 or more)")
+        return None
+    return before
+
+
+def _history_limit(request: Request) -> int:
+    text = request.query_params.get("history_limit")
+    if text is None or not _is_api(request):
+        return _HISTORY_SIZE
+    try:
+        return min(max(int(text), 1), _MAX_PAGE_SIZE)
+    except ValueError:
+        raise ActionError(400, "history_limit must be a whole number") from None
+
+
+async def _history(
+    request: Request, settings: _Settings, uuid: str, position: int | None = None
+) -> queries.HistoryPage:
+    before = _history_before(request)
+    limit = _history_limit(request)
+    return await run_in_threadpool(
+        lambda: queries.history_page(
+            settings.store, uuid, position=position, before=before, limit=limit
+        )
+    )
+
+
+def _plain_history(page: queries.HistoryPage) -> dict[str, Any]:
+    return {
+        "events": [entry.to_dict() for entry in page.events],
+        "older": page.older,
+    }
+
+
 # --------------------------------------------------------------------------
 # Actions (run in a worker thread: they run workflows)
 
 
-def _ref(settings: _Settings, uuid: str) -> WorkflowRef:
+def _actor(user: Any) -> str:
+    """The name the run history records for ``user``."""
+    return str(user)
+
+
+def _acted_on(
+    settings: _Settings, user: Any, uuid: str, permission: str
+) -> queries.WorkflowDetail:
+    """The workflow ``uuid``, once ``user`` may do ``permission`` on it."""
     found = queries.get_workflow(settings.store, uuid)
     if found is None:
         raise ActionError(404, f"No workflow with uuid {uuid!r}")
-    return WorkflowRef(found.uuid, found.name)
+    if not settings.authorize(user, permission, WorkflowRef(found.uuid, found.name)):
+        raise ActionError(
+            403, f"You may not {permission.replace('_', ' ')} workflow {uuid}"
+        )
+    return found
+
+
+def _refuse_running(workflow: queries.WorkflowDetail, doing: str) -> None:
+    # Checked before the action is recorded: a refused request is no action.
+    if workflow.status is WorkflowStatus.RUNNING:
+        raise ActionError(
+            409,
+            f"Workflow {workflow.uuid} is RUNNING in another process: it cannot"
+            f" be {doing} while it runs (take it over if that process is gone)",
+        )
 
 
 def _run(action: Callable[[], api.WorkflowResult]) -> api.WorkflowResult:
+    """Run ``action``; its refusals become :class:`ActionError`."""
     try:
         return action()
     except WorkflowNotFoundError as exc:
@@ -323,7 +430,7 @@ def _run(action: Callable[[], api.WorkflowResult]) -> api.WorkflowResult:
             409,
             f"The definition {getattr(exc, 'name', '')!r} changed since workflow"
             f" {getattr(exc, 'uuid', '')} was saved: resume it from the command"
-            " line with --force if the new definition fits",
+            " line with --allow-changed-definition if the new definition fits",
         ) from exc
     except UnknownWorkflowError as exc:
         raise ActionError(
@@ -338,9 +445,11 @@ def _result(result: api.WorkflowResult) -> dict[str, Any]:
 
 
 def _do_resume(settings: _Settings, user: Any, uuid: str) -> dict[str, Any]:
-    ref = _ref(settings, uuid)
-    if not settings.authorize(user, "resume", ref):
-        raise ActionError(403, f"You may not resume workflow {uuid}")
+    workflow = _acted_on(settings, user, uuid, "resume")
+    _refuse_running(workflow, "resumed")
+    queries.record_action(
+        settings.store, uuid, queries.Action(_actor(user), {"action": "resume"})
+    )
     return _result(_run(lambda: api.resume(uuid, settings.store)))
 
 
@@ -353,21 +462,84 @@ def _do_restart(
                 400,
                 f"Unknown {what} position {word!r}: use {', '.join(_RESTART_WORDS)}",
             )
-    ref = _ref(settings, uuid)
-    if not settings.authorize(user, "restart", ref):
-        raise ActionError(403, f"You may not restart workflow {uuid}")
+    workflow = _acted_on(settings, user, uuid, "restart")
+    _refuse_running(workflow, "restarted")
+    details = {"action": "restart", "object": obj, "task": task}
+    queries.record_action(settings.store, uuid, queries.Action(_actor(user), details))
     return _result(_run(lambda: api.restart(uuid, settings.store, obj=obj, task=task)))
 
 
+def _do_take_over(settings: _Settings, user: Any, uuid: str) -> dict[str, Any]:
+    workflow = _acted_on(settings, user, uuid, "take_over")
+    if workflow.status is not WorkflowStatus.RUNNING:
+        raise ActionError(
+            409,
+            f"Workflow {uuid} is {workflow.status.name}, not RUNNING: there is no"
+            " run to take over (resume or restart it instead)",
+        )
+    queries.record_action(
+        settings.store, uuid, queries.Action(_actor(user), {"action": "take_over"})
+    )
+
+    def take_over() -> api.WorkflowResult:
+        try:
+            return api.resume(uuid, settings.store, take_over=True)
+        except WorkflowBusyError as exc:
+            raise ActionError(409, _still_alive(uuid, exc)) from exc
+
+    return _result(_run(take_over))
+
+
+def _still_alive(uuid: str, refusal: WorkflowBusyError) -> str:
+    """Why a take-over was refused: its owner's lease runs."""
+    text = f"Workflow {uuid} is RUNNING in a process that may still be alive"
+    heartbeat = getattr(refusal, "heartbeat", None)
+    expires = getattr(refusal, "lease_expires", None)
+    if heartbeat is not None and expires is not None:
+        text += (
+            f" (its last heartbeat was at {heartbeat:%Y-%m-%d %H:%M:%S} UTC):"
+            f" it can be taken over once its lease ends, at"
+            f" {expires:%Y-%m-%d %H:%M:%S} UTC"
+        )
+    return text + "; it is not taken over"
+
+
 def _do_delete(settings: _Settings, user: Any, uuid: str) -> dict[str, Any]:
-    ref = _ref(settings, uuid)
-    if not settings.authorize(user, "delete", ref):
-        raise ActionError(403, f"You may not delete workflow {uuid}")
-    if not queries.delete_workflow(settings.store, uuid):
+    workflow = _acted_on(settings, user, uuid, "delete")
+    _refuse_running(workflow, "deleted")
+    try:
+        # Its objects and history go with it: no action is recorded.
+        api.delete_workflow(uuid, settings.store)
+    except WorkflowBusyError as exc:
         raise ActionError(
             409, f"Workflow {uuid} is RUNNING: it cannot be deleted while it runs"
-        )
+        ) from exc
+    except WorkflowNotFoundError as exc:
+        raise ActionError(404, f"No workflow with uuid {uuid!r}") from exc
     return {"uuid": uuid, "deleted": True}
+
+
+def _do_workflow_action(
+    settings: _Settings,
+    user: Any,
+    uuid: str,
+    kind: str,
+    words: Mapping[str, Any],
+) -> dict[str, Any]:
+    """Run the workflow action ``kind`` (one of :data:`_WORKFLOW_ACTIONS`)."""
+    if kind == "resume":
+        return _do_resume(settings, user, uuid)
+    if kind == "restart":
+        return _do_restart(
+            settings,
+            user,
+            uuid,
+            str(words.get("object") or "current"),
+            str(words.get("task") or "first"),
+        )
+    if kind == "take_over":
+        return _do_take_over(settings, user, uuid)
+    return _do_delete(settings, user, uuid)
 
 
 def _do_act(
@@ -449,7 +621,23 @@ def _do_act(
             500, f"The {choice.action}/{choice.name} handler left data JSON cannot hold"
         ) from exc
     data_changed = new_json != to_json(obj.data, "data")
-    if data_changed and not queries.save_object_data(settings.store, obj, request.data):
+    details: dict[str, Any] = {
+        "action": "choice",
+        "halt_action": choice.action,
+        "choice": choice.name,
+        "outcome": outcome.kind,
+        "data_changed": data_changed,
+    }
+    if choice.fields:
+        details["params"] = {
+            field: str(params.get(field, "")) for field in choice.fields
+        }
+    if outcome.kind == "restart":
+        details.update(object=outcome.obj, task=outcome.task)
+    action = queries.Action(_actor(user), details, obj.position)
+    if not data_changed:
+        queries.record_action(settings.store, obj.workflow_uuid, action)
+    elif not queries.save_object_data(settings.store, obj, request.data, action):
         raise ActionError(
             409,
             f"Object {object_id} changed since it was read (its workflow was"
@@ -578,29 +766,31 @@ def _preview(data: Any, limit: int) -> str:
 
 
 async def _workflow_page(request: Request) -> Response:
-    settings = _settings(request)
-    user = _user(request)
-    uuid = request.path_params["uuid"]
-    workflow = await run_in_threadpool(queries.get_workflow, settings.store, uuid)
-    if workflow is None:
-        raise ActionError(404, f"No workflow with uuid {uuid!r}")
-    ref = WorkflowRef(workflow.uuid, workflow.name)
-    _require(request, user, "view", ref)
+    settings, user, workflow, ref = await _viewed_workflow(request)
     size = _page_size(request)
     number = _page_number(request)
     objects = await run_in_threadpool(
         lambda: queries.workflow_objects(
-            settings.store, uuid, limit=size, offset=(number - 1) * size
+            settings.store, workflow.uuid, limit=size, offset=(number - 1) * size
         )
     )
+    history = await _history(request, settings, workflow.uuid)
     tasks, definition_error = await run_in_threadpool(_load_definition, workflow.name)
     mermaid = None
     if tasks is not None and shutil.which("dot") is None:
         mermaid = graph.to_mermaid(tasks, workflow.stopped_at)
+    per_page = size if size != settings.page_size else None
+    lease_ends = (
+        None
+        if workflow.heartbeat is None
+        else workflow.heartbeat + settings.store.lease
+    )
     return _render(
         request,
         "workflow.html",
         workflow=workflow,
+        lease_ends=lease_ends,
+        lease_over=lease_ends is None or lease_ends <= utcnow(),
         extra_text=_json_text(workflow.extra_data),
         objects=objects,
         definition_error=definition_error,
@@ -608,20 +798,23 @@ async def _workflow_page(request: Request) -> Response:
         mermaid=mermaid,
         number=number,
         pages=_pages(workflow.object_count, size),
-        per_page=size if size != settings.page_size else None,
+        per_page=per_page,
+        history=history,
+        history_path=f"/workflows/{workflow.uuid}",
+        history_params={"page": number if number > 1 else None, "per_page": per_page},
+        history_from=_history_before(request),
+        details=_details_text,
         restart_words=_RESTART_WORDS,
         may=lambda permission: settings.authorize(user, permission, ref),
     )
 
 
+def _details_text(details: Any) -> str:
+    return "" if details is None else _preview(details, 300)
+
+
 async def _diagram(request: Request) -> Response:
-    settings = _settings(request)
-    user = _user(request)
-    uuid = request.path_params["uuid"]
-    workflow = await run_in_threadpool(queries.get_workflow, settings.store, uuid)
-    if workflow is None:
-        raise ActionError(404, f"No workflow with uuid {uuid!r}")
-    _require(request, user, "view", WorkflowRef(workflow.uuid, workflow.name))
+    settings, _, workflow, _ = await _viewed_workflow(request)
     tasks, error = await run_in_threadpool(_load_definition, workflow.name)
     if tasks is None:
         raise ActionError(404, f"No diagram: {error}")
@@ -640,14 +833,7 @@ async def _diagram(request: Request) -> Response:
 
 
 async def _object_page(request: Request) -> Response:
-    settings = _settings(request)
-    user = _user(request)
-    object_id = request.path_params["object_id"]
-    obj = await run_in_threadpool(queries.get_object, settings.store, object_id)
-    if obj is None:
-        raise ActionError(404, f"No object with id {object_id}")
-    ref = WorkflowRef(obj.workflow_uuid, obj.workflow_name)
-    _require(request, user, "view", ref)
+    settings, user, obj, ref = await _viewed_object(request)
     choices = []
     if obj.status is ObjectStatus.HALTED and obj.halt_action is not None:
         await run_in_threadpool(_load_definition, obj.workflow_name)
@@ -658,6 +844,7 @@ async def _object_page(request: Request) -> Response:
             )
             if settings.authorize(user, f"act:{choice.action}:{choice.name}", ref)
         ]
+    history = await _history(request, settings, obj.workflow_uuid, obj.position)
     full = request.query_params.get("full") == "1"
     data_text = _json_text(obj.data)
     truncated = not full and len(data_text) > settings.data_limit
@@ -674,6 +861,11 @@ async def _object_page(request: Request) -> Response:
         ),
         choices=choices,
         at_position=obj.position == obj.workflow_token_pos,
+        history=history,
+        history_path=f"/objects/{obj.id}",
+        history_params={"full": "1" if full else None},
+        history_from=_history_before(request),
+        details=_details_text,
         may=lambda permission: settings.authorize(user, permission, ref),
     )
 
@@ -745,19 +937,17 @@ async def _form_action(request: Request) -> Response:
     if "uuid" in request.path_params:
         uuid = request.path_params["uuid"]
         default = f"/workflows/{uuid}"
-        if kind == "resume":
-            answer = await run_in_threadpool(_do_resume, settings, user, uuid)
-        elif kind == "restart":
-            answer = await run_in_threadpool(
-                _do_restart,
-                settings,
-                user,
-                uuid,
-                _form_text(form, "object") or "current",
-                _form_text(form, "task") or "first",
+        if kind == "take_over" and _form_text(form, "confirm") != "yes":
+            raise ActionError(
+                400,
+                "Taking over needs your confirmation: tick the box saying the"
+                " process running the workflow is gone, then try again",
             )
-        else:
-            await run_in_threadpool(_do_delete, settings, user, uuid)
+        words = {key: _form_text(form, key) for key in ("object", "task")}
+        answer = await run_in_threadpool(
+            _do_workflow_action, settings, user, uuid, kind, words
+        )
+        if kind == "delete":
             _flash(request, "ok", f"Workflow {uuid} deleted")
             return RedirectResponse(_url(request, "/"), status_code=303)
         _flash(request, "ok", _describe({"result": answer}))
@@ -828,34 +1018,23 @@ def _offset(request: Request) -> int:
 
 
 async def _api_workflow(request: Request) -> Response:
-    settings = _settings(request)
-    user = _api_user(request)
-    uuid = request.path_params["uuid"]
-    workflow = await run_in_threadpool(queries.get_workflow, settings.store, uuid)
-    if workflow is None:
-        raise ActionError(404, f"No workflow with uuid {uuid!r}")
-    _require(request, user, "view", WorkflowRef(workflow.uuid, workflow.name))
+    settings, _, workflow, _ = await _viewed_workflow(request)
     size = _page_size(request)
     offset = _offset(request)
     objects = await run_in_threadpool(
         lambda: queries.workflow_objects(
-            settings.store, uuid, limit=size, offset=offset
+            settings.store, workflow.uuid, limit=size, offset=offset
         )
     )
+    history = await _history(request, settings, workflow.uuid)
     answer = _plain(workflow)
     answer["objects"] = [_plain(obj) for obj in objects]
+    answer["history"] = _plain_history(history)
     return JSONResponse(answer)
 
 
 async def _api_object(request: Request) -> Response:
-    settings = _settings(request)
-    user = _api_user(request)
-    object_id = request.path_params["object_id"]
-    obj = await run_in_threadpool(queries.get_object, settings.store, object_id)
-    if obj is None:
-        raise ActionError(404, f"No object with id {object_id}")
-    ref = WorkflowRef(obj.workflow_uuid, obj.workflow_name)
-    _require(request, user, "view", ref)
+    settings, _, obj, _ = await _viewed_object(request)
     answer = _plain(obj)
     await run_in_threadpool(_load_definition, obj.workflow_name)
     answer["choices"] = (
@@ -866,6 +1045,8 @@ async def _api_object(request: Request) -> Response:
         if obj.status is ObjectStatus.HALTED
         else []
     )
+    history = await _history(request, settings, obj.workflow_uuid, obj.position)
+    answer["history"] = _plain_history(history)
     return JSONResponse(answer)
 
 
@@ -915,20 +1096,14 @@ async def _api_action(request: Request) -> Response:
     body = await _json_body(request)
     kind = request.path_params["kind"]
     if "uuid" in request.path_params:
-        uuid = request.path_params["uuid"]
-        if kind == "resume":
-            answer = await run_in_threadpool(_do_resume, settings, user, uuid)
-        elif kind == "restart":
-            answer = await run_in_threadpool(
-                _do_restart,
-                settings,
-                user,
-                uuid,
-                str(body.get("object", "current")),
-                str(body.get("task", "first")),
-            )
-        else:
-            answer = await run_in_threadpool(_do_delete, settings, user, uuid)
+        answer = await run_in_threadpool(
+            _do_workflow_action,
+            settings,
+            user,
+            request.path_params["uuid"],
+            kind,
+            body,
+        )
     else:
         params = body.get("params", {})
         if not isinstance(params, dict):
@@ -1124,7 +1299,7 @@ def create_app(
     return app
 
 
-_WORKFLOW_ACTIONS = ("resume", "restart", "delete")
+_WORKFLOW_ACTIONS = ("resume", "restart", "take_over", "delete")
 
 
 async def _workflow_form(request: Request) -> Response:

@@ -10,8 +10,9 @@ A host application passes two callables to
 ``authorize(user, permission, workflow) -> bool``
     whether ``user`` may do ``permission`` on ``workflow`` (a
     :class:`WorkflowRef`, or ``None`` for the lists). The permissions are
-    ``"view"``, ``"resume"``, ``"restart"``, ``"delete"`` and, for a halt
-    action choice, ``"act:ACTION:CHOICE"`` (e.g. ``"act:approval:approve"``).
+    ``"view"``, ``"resume"``, ``"restart"``, ``"take_over"`` (run a RUNNING
+    workflow whose process is gone), ``"delete"`` and, for a halt action
+    choice, ``"act:ACTION:CHOICE"`` (e.g. ``"act:approval:approve"``).
 
 ``workflow serve`` uses :class:`TokenAuth` instead: a person logs in with a
 token, and a session cookie remembers the role that token gives.
@@ -33,7 +34,7 @@ __all__ = (
     "allow_any_user",
 )
 
-PERMISSIONS = ("view", "resume", "restart", "delete")
+PERMISSIONS = ("view", "resume", "restart", "take_over", "delete")
 """The permissions other than halt action choices (``"act:ACTION:CHOICE"``)."""
 
 
