@@ -37,8 +37,10 @@ def test_create_all_creates_the_tables_and_indexes_and_can_run_again(store):
     }
     assert indexes == {
         "ix_workflow_history_message": ["message_id"],
+        "ix_workflow_history_object": ["workflow_uuid", "position", "id"],
         "ix_workflow_history_workflow": ["workflow_uuid", "id"],
         "ix_workflow_object_status": ["status"],
+        "ix_workflow_object_workflow_status": ["workflow_uuid", "status"],
         "ix_workflow_object_status_action": [
             "status",
             "halt_action",

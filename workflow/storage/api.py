@@ -15,7 +15,7 @@ import datetime
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, Callable, cast
 
-from sqlalchemy import case, delete, func, select
+from sqlalchemy import delete, func, select
 
 from .._vocabulary import check_restart_words, parse_uuid, parse_uuid_prefix
 from ..engine_db import ObjectStatus, WorkflowStatus
@@ -470,35 +470,29 @@ def _status_value(status: Any) -> int:
     )
 
 
+def _object_count(*statuses: ObjectStatus) -> Any:
+    """A count of the listed workflow's objects (with one of ``statuses``).
+
+    Correlated, so that each count reads one workflow's index entries only,
+    never every object of the store.
+    """
+    query = select(func.count()).where(_OBJ.c.workflow_uuid == _WF.c.uuid)
+    if statuses:
+        query = query.where(_OBJ.c.status.in_([status.value for status in statuses]))
+    return query.scalar_subquery()
+
+
 def _workflow_query() -> Any:
-    counts = (
-        select(
-            _OBJ.c.workflow_uuid,
-            func.count().label("object_count"),
-            func.sum(
-                case((_OBJ.c.status == ObjectStatus.HALTED.value, 1), else_=0)
-            ).label("halted_count"),
-            func.sum(
-                case((_OBJ.c.status == ObjectStatus.ERROR.value, 1), else_=0)
-            ).label("error_count"),
-        )
-        .group_by(_OBJ.c.workflow_uuid)
-        .subquery()
-    )
-    return (
-        select(
-            _WF.c.uuid,
-            _WF.c.name,
-            _WF.c.status,
-            _WF.c.created,
-            _WF.c.modified,
-            counts.c.object_count,
-            counts.c.halted_count,
-            counts.c.error_count,
-        )
-        .outerjoin(counts, counts.c.workflow_uuid == _WF.c.uuid)
-        .order_by(_WF.c.created, _WF.c.uuid)
-    )
+    return select(
+        _WF.c.uuid,
+        _WF.c.name,
+        _WF.c.status,
+        _WF.c.created,
+        _WF.c.modified,
+        _object_count().label("object_count"),
+        _object_count(ObjectStatus.HALTED).label("halted_count"),
+        _object_count(ObjectStatus.ERROR).label("error_count"),
+    ).order_by(_WF.c.created, _WF.c.uuid)
 
 
 def _workflow_info(row: Any) -> WorkflowInfo:

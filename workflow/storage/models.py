@@ -189,6 +189,7 @@ class ObjectRecord(Base):
     __table_args__: tuple[Any, ...] = (
         UniqueConstraint("workflow_uuid", "position"),
         Index("ix_workflow_object_status", "status"),
+        Index("ix_workflow_object_workflow_status", "workflow_uuid", "status"),
         Index(
             "ix_workflow_object_status_action",
             "status",
@@ -225,6 +226,7 @@ class HistoryRecord(Base):
 
     __table_args__: tuple[Any, ...] = (
         Index("ix_workflow_history_workflow", "workflow_uuid", "id"),
+        Index("ix_workflow_history_object", "workflow_uuid", "position", "id"),
         Index("ix_workflow_history_message", "message_id"),
     )
 

@@ -9,9 +9,11 @@ Create Date: 2026-12-04
   and the ``message_id`` of the task-queue message that claimed it; and an
   index on ``(created, uuid)``, the order the workflow lists page through.
 * ``workflow_object`` gets an index on ``(status, halt_action, modified,
-  id)``, the order of the list of halted objects grouped by action.
+  id)``, the order of the list of halted objects grouped by action, and
+  one on ``(workflow_uuid, status)``, which counts one workflow's objects
+  by status without reading them.
 * ``workflow_history`` is new: one row per event of a workflow's life (see
-  :mod:`workflow.storage.history`).
+  :mod:`workflow.storage.history`), indexed by workflow and by object.
 
 Existing rows keep every value; the new columns are empty (no claim, no
 heartbeat, no message) and the history starts empty.
@@ -39,6 +41,11 @@ def upgrade() -> None:
         "ix_workflow_workflow_created_uuid", "workflow_workflow", ["created", "uuid"]
     )
     op.create_index(
+        "ix_workflow_object_workflow_status",
+        "workflow_object",
+        ["workflow_uuid", "status"],
+    )
+    op.create_index(
         "ix_workflow_object_status_action",
         "workflow_object",
         ["status", "halt_action", "modified", "id"],
@@ -61,14 +68,21 @@ def upgrade() -> None:
     op.create_index(
         "ix_workflow_history_workflow", "workflow_history", ["workflow_uuid", "id"]
     )
+    op.create_index(
+        "ix_workflow_history_object",
+        "workflow_history",
+        ["workflow_uuid", "position", "id"],
+    )
     op.create_index("ix_workflow_history_message", "workflow_history", ["message_id"])
 
 
 def downgrade() -> None:
     op.drop_index("ix_workflow_history_message", table_name="workflow_history")
+    op.drop_index("ix_workflow_history_object", table_name="workflow_history")
     op.drop_index("ix_workflow_history_workflow", table_name="workflow_history")
     op.drop_table("workflow_history")
     op.drop_index("ix_workflow_object_status_action", table_name="workflow_object")
+    op.drop_index("ix_workflow_object_workflow_status", table_name="workflow_object")
     op.drop_index("ix_workflow_workflow_created_uuid", table_name="workflow_workflow")
     with op.batch_alter_table("workflow_workflow") as batch:
         batch.drop_column("message_id")
