@@ -15,8 +15,10 @@ import os
 
 from celery import Celery
 
-from tests.contrib import celery_definitions  # noqa: F401  (registers definitions)
-from tests.contrib import chaos
+from tests.contrib import (
+    celery_definitions,  # noqa: F401  (registers definitions)
+    chaos,
+)
 from workflow.contrib.celery import recommended_settings, register_tasks
 
 QUEUE = "workflow-tests"

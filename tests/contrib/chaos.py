@@ -65,7 +65,11 @@ def maybe_kill(moment: str, task_name: str, task_id: str) -> None:
 def killed(directory: Path) -> list[list[str]]:
     """The kills so far: ``[moment, task name, task id, pid]`` each."""
     path = directory / CHAOS_LOG
-    return [line.split() for line in path.read_text().splitlines()] if path.exists() else []
+    return (
+        [line.split() for line in path.read_text().splitlines()]
+        if path.exists()
+        else []
+    )
 
 
 @task_prerun.connect
