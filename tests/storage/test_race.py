@@ -1,8 +1,10 @@
 """A randomized race: processes resume, restart and take over one workflow.
 
 :data:`RACERS` processes keep sending "messages" to one stored workflow
-while it runs: resumes, take-overs (``take_over=True``) and restarts, each
-with a message id of its own. Meanwhile the test SIGKILLs racers at random
+while it runs: resumes, take-overs of a run whose owner's lease expired
+(``take_over=True``, with a lease of :data:`LEASE`), forced take-overs of a
+run that may well be alive (``force=True``) and restarts, each with a
+message id of its own. Meanwhile the test SIGKILLs racers at random
 moments and starts a replacement that delivers the killed racer's
 unfinished message again, with the same message id, as a broker redelivers
 the message of a dead worker; a transient database error makes a racer
@@ -27,6 +29,7 @@ choices (the timing of the processes still varies from run to run).
 from __future__ import annotations
 
 import contextlib
+import datetime
 import json
 import multiprocessing
 import os
@@ -61,6 +64,9 @@ KILL_INTERVAL = (0.1, 0.5)
 # How often a kill picks a racer in the middle of a message, when there is one.
 IN_FLIGHT_KILLS = 0.8
 TRANSIENT_RETRIES = 20
+# Short enough that take_over=True meets expired leases (of killed racers,
+# and of live ones slowed down by the others).
+LEASE = datetime.timedelta(seconds=1)
 FINAL_RESUMES = 3 * OBJECTS
 
 # The message the process is running: what the tasks record.
@@ -123,6 +129,7 @@ def _deliver(store: WorkflowStore, uuid: str, message: dict[str, Any], fd: int) 
                     obj=message["obj"],
                     task="first",
                     take_over=message["take_over"],
+                    force=message["force"],
                     message_id=message["id"],
                 )
             else:
@@ -130,6 +137,7 @@ def _deliver(store: WorkflowStore, uuid: str, message: dict[str, Any], fd: int) 
                     uuid,
                     store,
                     take_over=message["take_over"],
+                    force=message["force"],
                     message_id=message["id"],
                 )
         except WorkflowBusyError:
@@ -158,7 +166,7 @@ def racer(
     :param redelivery: a message of a killed racer, delivered first.
     """
     rng = random.Random(seed)
-    store = WorkflowStore(url)
+    store = WorkflowStore(url, lease=LEASE)
     fd = os.open(journal, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
     try:
         if redelivery is not None:
@@ -166,11 +174,14 @@ def racer(
         number = 0
         while not os.path.exists(stop_file):
             number += 1
-            action = rng.choice(("resume", "resume", "take_over", "restart"))
+            action = rng.choice(
+                ("resume", "resume", "take_over", "take_over", "force", "restart")
+            )
             message = {
                 "id": f"{seed}-{number}",
                 "action": "restart" if action == "restart" else "resume",
                 "take_over": action == "take_over" or rng.random() < 0.3,
+                "force": action == "force",
                 "obj": rng.choice(("first", "current", "prev")),
             }
             _deliver(store, uuid, message, fd)
@@ -289,7 +300,7 @@ def test_racing_resumes_restarts_and_take_overs_with_kills(
     # Recovery: whatever the last kill left, take it over and finish it.
     _current["message"] = "final"
     for number in range(FINAL_RESUMES):
-        result = resume(uuid, store, take_over=True, message_id=f"final-{number}")
+        result = resume(uuid, store, force=True, message_id=f"final-{number}")
         if result.status is WorkflowStatus.COMPLETED:
             break
     assert get_workflow(uuid, store).status is WorkflowStatus.COMPLETED
