@@ -47,9 +47,9 @@ work once however often it is delivered or retried:
 * a start given no uuid names its workflow :func:`workflow_uuid_for` its
   message id, so all deliveries of one start message work on one workflow.
 
-A delivery never takes over a run that another message claimed unless it
-is asked to (``take_over=True``), or the storage finds the owner dead (its
-heartbeat lease expired).
+A delivery never takes over a run that another message claimed, unless it
+is asked to: ``take_over=True`` when the owner's heartbeat lease expired
+(that process is taken as dead), ``force=True`` even while it runs.
 
 Transient database errors (lost connection, serialization failure, deadlock,
 a locked SQLite file) are retried with capped exponential backoff; see
@@ -393,11 +393,12 @@ class WorkflowTasks:
         *, take_over=False, allow_changed_definition=False)``.
     :ivar store_url: the database URL the workers use.
 
-    ``take_over=True`` takes over a workflow that another process is
-    running (use it when that process is known to be gone);
-    ``allow_changed_definition=True`` runs a workflow whose definition
-    changed since it was saved; ``force=True`` means both. All three tasks
-    are idempotent per message (see the module documentation).
+    ``take_over=True`` takes over a RUNNING workflow whose owner's lease
+    expired (no heartbeat for the store's ``lease``: that process is taken
+    as dead); ``allow_changed_definition=True`` runs a workflow whose
+    definition changed since it was saved; ``force=True`` means both, and
+    takes over even a live owner's workflow. All three tasks are idempotent
+    per message (see the module documentation).
     """
 
     start: Task
