@@ -514,21 +514,24 @@ def test_restart_words(work, words, code, last_line):
     assert (done.returncode, done.stdout.splitlines()[-1]) == (code, last_line)
 
 
-def test_resume_of_a_changed_definition_needs_force(work):
+@pytest.mark.parametrize("flag", ["--allow-changed-definition", "--force"])
+def test_resume_of_a_changed_definition_needs_allowing(work, flag):
     uuid = uuid_of(
         cli("run", "flows.py:halting", "--data", "grades.jsonl", cwd=work).stdout
     )
     source = (work / "flows.py").read_text()
     (work / "flows.py").write_text(source.replace("[retake]", "[nothing, retake]"))
     refused = cli("resume", uuid, cwd=work)
-    forced = cli("resume", uuid, "--force", cwd=work)
+    taken = cli("resume", uuid, "--take-over", cwd=work)
+    allowed = cli("resume", uuid, flag, cwd=work)
     assert (refused.returncode, refused.stdout) == (1, "")
     assert refused.stderr == (
         f"workflow: error: the definition '{work}/flows.py:halting' changed since"
-        f" workflow {uuid} was saved: pass --force to run it with the new"
-        " definition anyway\n"
+        f" workflow {uuid} was saved: pass --allow-changed-definition to run it"
+        " with the new definition anyway\n"
     )
-    assert forced.returncode == 3
+    assert (taken.returncode, taken.stderr) == (1, refused.stderr)
+    assert allowed.returncode == 3
 
 
 # --------------------------------------------------------------------------
@@ -1512,6 +1515,7 @@ def test_json_of_run_resume_and_restart(work):
             "status": "HALTED",
             "halted_message": "grade 4 fails",
             "error": None,
+            "replayed": False,
         },
     )
     assert done.stdout.count("\n") == 1
@@ -1529,6 +1533,7 @@ def test_json_of_run_resume_and_restart(work):
             "status": "COMPLETED",
             "halted_message": None,
             "error": None,
+            "replayed": False,
         },
     )
 
@@ -2026,7 +2031,7 @@ def test_resume_with_another_definition_needs_force(work):
         "",
         "workflow: error: --definition 'moved.py:halting' is not the definition"
         f" workflow {uuid} was saved with (its tasks or their nesting differ):"
-        " pass --force to run it anyway\n",
+        " pass --allow-changed-definition to run it anyway\n",
     )
     assert stored(work)[0][0].status.name == "HALTED"
     forced = cli("resume", uuid, "--definition", "moved.py:halting", "--force",

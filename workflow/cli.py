@@ -827,19 +827,49 @@ def _rerun(
             raise CommandError(
                 f"--definition {args.definition!r} is not the definition workflow"
                 f" {uuid} was saved with (its tasks or their nesting differ):"
-                " pass --force to run it anyway"
+                " pass --allow-changed-definition to run it anyway"
             ) from exc
     finally:
         store.dispose()
 
 
+def _claim_options(args: argparse.Namespace) -> dict[str, bool]:
+    """The take-over options of ``resume`` and ``restart``, as keywords."""
+    return {
+        "take_over": args.take_over,
+        "allow_changed_definition": args.allow_changed_definition,
+        "force": args.force,
+    }
+
+
 def _cmd_resume(args: argparse.Namespace, out: TextIO) -> int:
-    return _rerun(args, out, lambda eng: eng.resume(force=args.force))
+    return _rerun(args, out, lambda eng: eng.resume(**_claim_options(args)))
 
 
 def _cmd_restart(args: argparse.Namespace, out: TextIO) -> int:
     return _rerun(
-        args, out, lambda eng: eng.restart(args.object, args.task, force=args.force)
+        args,
+        out,
+        lambda eng: eng.restart(args.object, args.task, **_claim_options(args)),
+    )
+
+
+def _add_claim_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--take-over",
+        action="store_true",
+        help="take over a RUNNING workflow whose process stopped showing it is"
+        " alive (its lease expired)",
+    )
+    parser.add_argument(
+        "--allow-changed-definition",
+        action="store_true",
+        help="run it even if its definition changed since it was saved",
+    )
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="both, and take over a RUNNING workflow even while its lease runs",
     )
 
 
@@ -1174,10 +1204,14 @@ example:
 
 _RESUME_EPILOG = """\
 Continues after the task that halted (or failed); a COMPLETED workflow is
-left as it is. --force takes over a workflow left RUNNING by a process that
-died, or runs a changed definition. --definition names the definition to
-use when its file or module moved; it must be the one the workflow was
-saved with (same tasks and nesting), unless --force.
+left as it is. A RUNNING workflow is refused: --take-over takes it over
+once the process running it stopped showing it is alive (its lease, 5
+minutes by default, expired), --force at once (that process, if alive,
+stops at its next save). --allow-changed-definition runs a definition that
+changed since the workflow was saved; --force does that too.
+--definition names the definition to use when its file or module moved; it
+must be the one the workflow was saved with (same tasks and nesting),
+unless --allow-changed-definition.
 
 example:
   workflow resume 0b6f6a1e
@@ -1187,7 +1221,8 @@ example:
 _RESTART_EPILOG = """\
 Moves relative to where the workflow stopped: --object picks the object
 (default: current), --task the task in it (default: first). Unlike resume,
-it runs a COMPLETED workflow again from there.
+it runs a COMPLETED workflow again from there. --take-over,
+--allow-changed-definition and --force are those of resume.
 
 example:
   workflow restart 0b6f6a1e --object current --task first
@@ -1388,7 +1423,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     resume = add("resume", "continue a halted or failed workflow", _RESUME_EPILOG)
     resume.add_argument("uuid", metavar="UUID", type=_uuid_argument)
-    resume.add_argument("--force", action="store_true", help="take over or run anyway")
+    _add_claim_options(resume)
     resume.add_argument(
         "--definition",
         metavar="DEFINITION",
@@ -1400,7 +1435,7 @@ def build_parser() -> argparse.ArgumentParser:
     restart.add_argument("uuid", metavar="UUID", type=_uuid_argument)
     restart.add_argument("--object", choices=RESTART_WORDS, default="current")
     restart.add_argument("--task", choices=RESTART_WORDS, default="first")
-    restart.add_argument("--force", action="store_true", help="take over or run anyway")
+    _add_claim_options(restart)
     restart.add_argument(
         "--definition",
         metavar="DEFINITION",
@@ -1506,12 +1541,21 @@ def _storage_error_message(exc: BaseException) -> str | None:
     if isinstance(exc, errors.DefinitionChangedError):
         return (
             f"the definition {exc.name!r} changed since workflow {uuid} was saved:"
-            " pass --force to run it with the new definition anyway"
+            " pass --allow-changed-definition to run it with the new definition"
+            " anyway"
         )
     if isinstance(exc, errors.WorkflowBusyError):
+        if exc.lease_expires is None:
+            alive = ""
+        else:
+            alive = (
+                f" (last heartbeat {exc.heartbeat:%Y-%m-%d %H:%M:%S} UTC, lease"
+                f" until {exc.lease_expires:%Y-%m-%d %H:%M:%S} UTC)"
+            )
         return (
-            f"workflow {uuid} is RUNNING in another process; if that process"
-            " died, take it over with --force"
+            f"workflow {uuid} is RUNNING in another process{alive}; if that"
+            " process died, take it over with --take-over once its lease has"
+            " expired, or with --force at once"
         )
     if isinstance(exc, errors.UnknownWorkflowError) and ":" not in str(exc.name):
         return (

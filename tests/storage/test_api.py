@@ -156,6 +156,7 @@ def test_result_to_dict_is_json_friendly(store):
         "status": "ERROR",
         "halted_message": None,
         "error": "ValueError: bad item 0",
+        "replayed": False,
     }
 
 

@@ -14,6 +14,7 @@ from workflow.engine import ProcessingFactory
 from workflow.engine_db import ObjectStatus, WorkflowStatus
 from workflow.errors import HaltProcessing, WorkflowAPIError
 from workflow.storage import (
+    MAX_DEPTH,
     ObjectRecord,
     StoredWorkflow,
     StoredWorkflowEngine,
@@ -192,9 +193,10 @@ def test_each_object_boundary_is_one_commit(store):
     commits = []
     event.listen(store.engine, "commit", lambda connection: commits.append(1))
     eng.process()
-    # the claim, the RUNNING save, one per object start (each carrying the
-    # previous object's completion), and the final COMPLETED save.
-    assert len(commits) == 1 + 1 + 5 + 1
+    # the claim (which saves the workflow RUNNING), one per object start
+    # (each carrying the previous object's completion), and the final
+    # COMPLETED save.
+    assert len(commits) == 1 + 5 + 1
 
 
 def test_unchanged_data_is_not_written_again(store):
@@ -537,8 +539,10 @@ def test_a_completion_still_staged_when_a_run_ends_is_committed(store):
     [
         # The claim: nothing was written, the workflow is still HALTED.
         (0, WorkflowStatus.HALTED),
-        # The save of the first object's start: the claim stands.
-        (2, WorkflowStatus.RUNNING),
+        # The save of the second object's start (carrying the first one's
+        # completion): the run is released at the object it was at, which
+        # a plain resume runs again.
+        (2, WorkflowStatus.HALTED),
     ],
 )
 def test_a_rollback_that_fails_too_invalidates_the_connection(
@@ -573,7 +577,7 @@ def test_a_rollback_that_fails_too_invalidates_the_connection(
     assert invalidated == [None]
     assert StoredWorkflowEngine.from_uuid(halted.uuid, store).status is status_after
     assert [info.status for info in list_objects(halted.uuid, store)] == [H, N]
-    result = resume(halted.uuid, store, force=status_after is WorkflowStatus.RUNNING)
+    result = resume(halted.uuid, store)
     assert result.status is WorkflowStatus.COMPLETED
     assert [info.data for info in list_objects(halted.uuid, store)] == [
         {"id": 0, "review": True, "count": 1, "done": True},
@@ -737,10 +741,12 @@ def test_data_nested_too_deeply_is_refused_naming_where(store):
         deep = [deep]
     with pytest.raises(UnserializableDataError) as raised:
         StoredWorkflowEngine.with_name(KEEP, store, data=[{"id": 0}, deep])
+    path = "data[1]" + "[0]" * MAX_DEPTH
     assert (str(raised.value), raised.value.path) == (
-        "Cannot store data[1]: it is nested too deeply to be converted to JSON"
-        " (beyond Python's recursion limit); flatten it before handing it over",
-        "data[1]",
+        f"Cannot store data[1]: {path} is nested more than {MAX_DEPTH} lists and"
+        " dicts deep, the most the storage keeps; flatten it before handing it"
+        " over",
+        path,
     )
     assert stored_rows(store) == ([], [])
 

@@ -65,7 +65,7 @@ def set_workflow(store, which, **values):
 def objectless(store, *uuids):
     """Store one workflow without objects per uuid given."""
     for wanted in uuids:
-        set_workflow(store, start(REVIEW, [], store).uuid, uuid=wanted)
+        start(REVIEW, [], store, uuid=wanted)
 
 
 # -- uuids ------------------------------------------------------------------------

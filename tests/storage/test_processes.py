@@ -80,6 +80,7 @@ def test_a_workflow_halted_in_one_process_resumes_in_another(store, store_url):
         "status": "COMPLETED",
         "halted_message": None,
         "error": None,
+        "replayed": False,
     }
     assert [info.data for info in list_objects(halted["uuid"], store)] == [
         {"id": 0, "count": 1, "done": True},

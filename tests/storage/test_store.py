@@ -25,17 +25,27 @@ def test_create_all_creates_the_tables_and_indexes_and_can_run_again(store):
     inspector = inspect(store.engine)
     assert sorted(inspector.get_table_names()) == [
         "workflow_alembic_version",
+        "workflow_history",
         "workflow_object",
         "workflow_workflow",
     ]
     indexes = {
         index["name"]: index["column_names"]
-        for table in ("workflow_object", "workflow_workflow")
+        for table in ("workflow_history", "workflow_object", "workflow_workflow")
         for index in inspector.get_indexes(table)
         if not index.get("duplicates_constraint")
     }
     assert indexes == {
+        "ix_workflow_history_message": ["message_id"],
+        "ix_workflow_history_workflow": ["workflow_uuid", "id"],
         "ix_workflow_object_status": ["status"],
+        "ix_workflow_object_status_action": [
+            "status",
+            "halt_action",
+            "modified",
+            "id",
+        ],
+        "ix_workflow_workflow_created_uuid": ["created", "uuid"],
         "ix_workflow_workflow_status": ["status"],
     }
     assert [

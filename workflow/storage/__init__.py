@@ -33,7 +33,14 @@ from .api import (
     run_engine,
     start,
 )
-from .engine import StoredObject, StoredWorkflow, StoredWorkflowEngine
+from .engine import (
+    MAX_ACTION_LENGTH,
+    MAX_DEPTH,
+    StoredObject,
+    StoredWorkflow,
+    StoredWorkflowEngine,
+    UnitOfWork,
+)
 from .errors import (
     AmbiguousUuidError,
     DefinitionChangedError,
@@ -41,19 +48,29 @@ from .errors import (
     UnknownWorkflowError,
     UnserializableDataError,
     WorkflowBusyError,
+    WorkflowExistsError,
     WorkflowNotFoundError,
 )
 from .history import EVENTS, HistoryEntry, record_event, workflow_history
-from .models import HistoryRecord, ObjectRecord, WorkflowRecord, WorkflowStore
+from .models import (
+    DEFAULT_LEASE,
+    HistoryRecord,
+    ObjectRecord,
+    WorkflowRecord,
+    WorkflowStore,
+)
 from .registry import Registry, fingerprint, registry
 from .schema import downgrade, schema_status, upgrade
 
 __all__ = (
+    "DEFAULT_LEASE",
     "AmbiguousUuidError",
     "DefinitionChangedError",
     "EVENTS",
     "HistoryEntry",
     "HistoryRecord",
+    "MAX_ACTION_LENGTH",
+    "MAX_DEPTH",
     "ObjectInfo",
     "ObjectRecord",
     "Registry",
@@ -62,8 +79,10 @@ __all__ = (
     "StoredWorkflow",
     "StoredWorkflowEngine",
     "UnknownWorkflowError",
+    "UnitOfWork",
     "UnserializableDataError",
     "WorkflowBusyError",
+    "WorkflowExistsError",
     "WorkflowInfo",
     "WorkflowNotFoundError",
     "WorkflowRecord",

@@ -15,19 +15,24 @@ import datetime
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, Callable, cast
 
-from sqlalchemy import case, delete, func, select, update
+from sqlalchemy import case, delete, func, select
 
 from .._vocabulary import check_restart_words, parse_uuid, parse_uuid_prefix
 from ..engine_db import ObjectStatus, WorkflowStatus
 from ..errors import HaltProcessing, WorkflowAPIError, WorkflowError
-from .engine import StoredWorkflowEngine
-from .errors import AmbiguousUuidError, WorkflowBusyError, WorkflowNotFoundError
+from .engine import StoredWorkflowEngine, error_line
+from .errors import (
+    AmbiguousUuidError,
+    WorkflowBusyError,
+    WorkflowExistsError,
+    WorkflowNotFoundError,
+)
+from .history import CLAIM_EVENTS
 from .models import (
     HistoryRecord,
     ObjectRecord,
     WorkflowRecord,
     WorkflowStore,
-    utcnow,
 )
 
 if TYPE_CHECKING:
@@ -76,6 +81,9 @@ class WorkflowResult:
     :ivar error: the first line of the task's error when it is ERROR (e.g.
         ``"ValueError: bad grade"``), else ``None``; the full traceback is
         saved with the object.
+    :ivar replayed: true when nothing ran because the call's
+        ``message_id`` had run the workflow already: the result is the
+        stored outcome of that earlier run.
     """
 
     uuid: str
@@ -83,6 +91,7 @@ class WorkflowResult:
     status: WorkflowStatus
     halted_message: str | None = None
     error: str | None = None
+    replayed: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         """Return the fields as JSON-friendly values (status by name)."""
@@ -161,13 +170,30 @@ class ObjectInfo:
         }
 
 
-def _error_line(error: BaseException) -> str:
-    cause = error.__cause__ or error
-    # A WorkflowError's str() lists its ids and payload too: its message is
-    # what says what went wrong.
-    text = str(cause.message if isinstance(cause, WorkflowError) else cause).strip()
-    name = type(cause).__name__
-    return f"{name}: {text.splitlines()[0]}" if text else name
+def _stored_error(eng: StoredWorkflowEngine) -> str | None:
+    """The error line of the workflow's last recorded error, if any."""
+    with eng.db_obj.store.connect() as connection:
+        details = connection.execute(
+            select(HistoryRecord.details)
+            .where(
+                HistoryRecord.workflow_uuid == eng.db_obj.uuid,
+                HistoryRecord.event == "error",
+            )
+            .order_by(HistoryRecord.id.desc())
+            .limit(1)
+        ).scalar()
+    if isinstance(details, dict) and isinstance(details.get("error"), str):
+        return str(details["error"])
+    position = eng.state.token_pos
+    objects = eng.database_objects
+    if not 0 <= position < len(objects):
+        return None
+    text = objects[position].error_message
+    # A traceback's error line is the first not indented after its frames.
+    lines = (text or "").rstrip().splitlines()
+    frames = [index for index, line in enumerate(lines) if line.startswith(" ")]
+    rest = lines[frames[-1] + 1 :] if frames else lines[-1:]
+    return rest[0] if rest else None
 
 
 def run_engine(
@@ -196,8 +222,10 @@ def run_engine(
     except HaltProcessing as halt:
         halted_message = halt.message
     except WorkflowError as failure:
-        error = _error_line(failure)
+        error = error_line(failure)
     status = eng.db_obj.status
+    if status is WorkflowStatus.ERROR and error is None:
+        error = _stored_error(eng)
     objects = eng.database_objects
     position = eng.state.token_pos
     if (
@@ -212,7 +240,12 @@ def run_engine(
     if status is not WorkflowStatus.ERROR:
         error = None
     return WorkflowResult(
-        eng.db_obj.uuid, eng.db_obj.name, status, halted_message, error
+        eng.db_obj.uuid,
+        eng.db_obj.name,
+        status,
+        halted_message,
+        error,
+        replayed=eng.replayed,
     )
 
 
@@ -221,6 +254,8 @@ def start(
     data: Iterable[Any],
     store: WorkflowStore,
     *,
+    uuid: str | None = None,
+    message_id: str | None = None,
     stop_on_halt: bool = True,
     stop_on_error: bool = True,
 ) -> WorkflowResult:
@@ -231,6 +266,16 @@ def start(
     :param data: one JSON value per object: a list, a tuple, or an iterator
         (read once, a batch at a time, never held whole).
     :param store: where to store the workflow.
+    :param uuid: the new workflow's uuid, chosen by the caller (a task
+        queue derives it from its message id, so that a redelivered message
+        finds the workflow its first delivery created); a random one by
+        default.
+    :param message_id: the id of the message asking for the start. When a
+        workflow with ``uuid`` exists already and this message created it
+        (its earlier delivery), the call is that delivery's retry: a
+        workflow still NEW is run; one RUNNING under this message's claim is
+        carried on from where it stopped; otherwise nothing runs and the
+        stored outcome is returned, with ``replayed`` set.
     :param stop_on_halt: when false, a halted object is left HALTED and the
         run goes on with the next object.
     :param stop_on_error: when false, a failed object is left in ERROR and
@@ -238,36 +283,126 @@ def start(
     :raises UnknownWorkflowError: when ``name`` is not known.
     :raises UnserializableDataError: when an item of ``data`` is not a JSON
         value; nothing is written then.
+    :raises WorkflowExistsError: when a workflow with ``uuid`` exists and
+        ``message_id`` did not create it.
     """
-    eng = StoredWorkflowEngine.with_name(name, store, data=data)
+    try:
+        eng = StoredWorkflowEngine.with_name(
+            name, store, data=data, uuid=uuid, message_id=message_id
+        )
+    except WorkflowExistsError as exists:
+        if message_id is None or not _message_in_history(
+            exists.uuid, message_id, store, ("created",)
+        ):
+            raise
+        return _start_again(exists.uuid, message_id, store, stop_on_halt, stop_on_error)
     return run_engine(
         eng,
-        lambda: eng.process(stop_on_error=stop_on_error, stop_on_halt=stop_on_halt),
+        lambda: eng.process(
+            stop_on_error=stop_on_error,
+            stop_on_halt=stop_on_halt,
+            message_id=message_id,
+        ),
     )
 
 
-def resume(uuid: str, store: WorkflowStore, *, force: bool = False) -> WorkflowResult:
+def _message_in_history(
+    uuid: str, message_id: str, store: WorkflowStore, events: tuple[str, ...]
+) -> bool:
+    with store.connect() as connection:
+        found = connection.execute(
+            select(HistoryRecord.id)
+            .where(
+                HistoryRecord.workflow_uuid == uuid,
+                HistoryRecord.message_id == message_id,
+                HistoryRecord.event.in_(events),
+            )
+            .limit(1)
+        ).first()
+    return found is not None
+
+
+def _start_again(
+    uuid: str,
+    message_id: str,
+    store: WorkflowStore,
+    stop_on_halt: bool,
+    stop_on_error: bool,
+) -> WorkflowResult:
+    """The retry of a start whose message created the workflow ``uuid``."""
+    eng = StoredWorkflowEngine.from_uuid(uuid, store)
+    if eng.db_obj.status is not WorkflowStatus.NEW and not _message_in_history(
+        uuid, message_id, store, CLAIM_EVENTS
+    ):
+        # Another call ran the workflow since this message created it: the
+        # start's outcome is what that run left.
+        eng.replayed = True
+        return run_engine(eng, lambda: None)
+    return run_engine(
+        eng,
+        lambda: eng.process(
+            stop_on_error=stop_on_error,
+            stop_on_halt=stop_on_halt,
+            message_id=message_id,
+        ),
+    )
+
+
+def resume(
+    uuid: str,
+    store: WorkflowStore,
+    *,
+    take_over: bool = False,
+    allow_changed_definition: bool = False,
+    force: bool = False,
+    message_id: str | None = None,
+) -> WorkflowResult:
     """Go on with the stored workflow ``uuid`` from where it stopped.
 
     A HALTED or ERROR workflow goes on after the task that stopped it; a NEW
-    one starts; a COMPLETED one is returned as it is. A RUNNING workflow is
-    refused with :class:`~workflow.storage.errors.WorkflowBusyError` unless
-    ``force`` is true: use ``force=True`` only when the process that ran it
-    is known to be gone (killed, crashed). The workflow is then taken over
-    and its interrupted object runs again from the task position saved when
-    that object started, so no completed object runs twice.
+    one starts; a COMPLETED one is returned as it is. Where it stopped is
+    read when the workflow is claimed, in the claim's transaction.
+
+    A RUNNING workflow is refused with
+    :class:`~workflow.storage.errors.WorkflowBusyError` unless ``take_over``
+    is true and the lease of the process running it expired (no heartbeat
+    for the store's ``lease``: that process is taken as dead), or ``force``
+    is true. The workflow is then taken over: its interrupted object runs
+    again from the task position saved when that object started, so no
+    completed object runs twice, and the process that ran it, if still
+    alive, writes nothing more (it stops with ``WorkflowBusyError`` at its
+    next save).
 
     :param uuid: the workflow's uuid.
     :param store: where it is stored.
-    :param force: take over a RUNNING workflow, and run it even if its
-        definition changed since it was saved.
+    :param take_over: take over a RUNNING workflow whose owner's lease
+        expired.
+    :param allow_changed_definition: run it even if its definition changed
+        since it was saved.
+    :param force: both of the above, and take over a RUNNING workflow even
+        while its owner's lease runs (use it only when that process is
+        known to be gone).
+    :param message_id: the id of the message asking for the resume (a task
+        queue's). When the workflow is RUNNING under a claim this message
+        made (its earlier delivery was cut short), it is taken over at once
+        and carried on; when its history has a claim by this message, nothing
+        runs and the stored outcome is returned with ``replayed`` set (a
+        redelivered resume never goes past a halt or an error it produced).
     :raises WorkflowNotFoundError: when no workflow has that uuid.
     :raises WorkflowBusyError: when another process runs it.
     :raises DefinitionChangedError: when its definition changed, unless
-        ``force``.
+        allowed.
     """
     eng = StoredWorkflowEngine.from_uuid(_stored_uuid(uuid), store)
-    return run_engine(eng, lambda: eng.resume(force=force))
+    return run_engine(
+        eng,
+        lambda: eng.resume(
+            take_over=take_over,
+            allow_changed_definition=allow_changed_definition,
+            force=force,
+            message_id=message_id,
+        ),
+    )
 
 
 def restart(
@@ -276,13 +411,21 @@ def restart(
     *,
     obj: str = "current",
     task: str = "first",
+    take_over: bool = False,
+    allow_changed_definition: bool = False,
     force: bool = False,
+    message_id: str | None = None,
 ) -> WorkflowResult:
     """Restart the stored workflow ``uuid`` relative to where it stopped.
 
     :param obj: ``'prev'``, ``'current'``, ``'next'`` or ``'first'`` object.
     :param task: ``'prev'``, ``'current'``, ``'next'`` or ``'first'`` task.
+    :param take_over: as for :func:`resume`.
+    :param allow_changed_definition: as for :func:`resume`.
     :param force: as for :func:`resume`.
+    :param message_id: as for :func:`resume`; a restart whose message's
+        earlier delivery was cut short goes on from where it stopped, and
+        does not restart a second time.
     :raises WorkflowError: when ``obj`` or ``task`` is another word (checked
         before anything is written).
 
@@ -290,7 +433,17 @@ def restart(
     """
     check_restart_words(obj, task)
     eng = StoredWorkflowEngine.from_uuid(_stored_uuid(uuid), store)
-    return run_engine(eng, lambda: eng.restart(obj, task, force=force))
+    return run_engine(
+        eng,
+        lambda: eng.restart(
+            obj,
+            task,
+            take_over=take_over,
+            allow_changed_definition=allow_changed_definition,
+            force=force,
+            message_id=message_id,
+        ),
+    )
 
 
 def _stored_uuid(uuid: Any) -> str:
@@ -637,107 +790,16 @@ def release_interrupted(eng: StoredWorkflowEngine) -> int | None:
     Call it when a run of ``eng`` in this process was cut short (by
     ``KeyboardInterrupt``, say) and left the workflow RUNNING. The object it
     was at is marked HALTED with a message, so that :func:`resume` (no
-    ``force`` needed) runs that object again from the task position it
-    started at; objects already completed are not run again. A workflow
-    that is no longer RUNNING under ``eng``'s claim (another process took it
-    over, or the run ended) is left as it is.
+    take-over needed) runs that object again from the task position it
+    started at; objects already completed are not run again. The history
+    gets an ``interrupted`` event. A workflow that is no longer RUNNING
+    under ``eng``'s claim (another process took it over, or the run ended)
+    is left as it is.
 
     :returns: the position of the object a resume starts with, or ``None``
         when nothing was changed or no object is left to run.
     """
-    uuid = eng.db_obj.uuid
-    with eng.db_obj.store.session() as session:
-        row = session.execute(
-            select(
-                _WF.c.status, _WF.c.version, _WF.c.token_pos, _WF.c.callback_pos
-            ).where(_WF.c.uuid == uuid)
-        ).first()
-        if (
-            row is None
-            or row.status != WorkflowStatus.RUNNING.value
-            or row.version != eng.db_obj.version
-        ):
-            return None
-        position, callback_pos = row.token_pos, list(row.callback_pos)
-        current = None
-        if position >= 0:
-            current = session.execute(
-                select(_OBJ.c.id, _OBJ.c.status).where(
-                    _OBJ.c.workflow_uuid == uuid, _OBJ.c.position == position
-                )
-            ).first()
-        if current is not None and current.status == ObjectStatus.COMPLETED.value:
-            # Stopped between two objects: the next one starts from its start.
-            position, callback_pos = position + 1, [0]
-            current = session.execute(
-                select(_OBJ.c.id, _OBJ.c.status).where(
-                    _OBJ.c.workflow_uuid == uuid, _OBJ.c.position == position
-                )
-            ).first()
-            if current is None:
-                _set_workflow(session, eng, WorkflowStatus.COMPLETED, {})
-                return None
-        if current is None:
-            # No object had started: a resume runs the workflow from the start.
-            _set_workflow(session, eng, WorkflowStatus.HALTED, {})
-            return 0 if position < 0 else None
-        if current.status in (ObjectStatus.HALTED.value, ObjectStatus.ERROR.value):
-            # The object's halt (or error) was saved, the workflow's was not.
-            status = (
-                WorkflowStatus.HALTED
-                if current.status == ObjectStatus.HALTED.value
-                else WorkflowStatus.ERROR
-            )
-            _set_workflow(session, eng, status, {})
-            return int(position)
-        session.execute(
-            update(ObjectRecord)
-            .where(ObjectRecord.id == current.id)
-            .values(
-                status=ObjectStatus.HALTED.value,
-                callback_pos=callback_pos,
-                halt_message=(
-                    "Interrupted; a resume runs this object again from task"
-                    f" {callback_pos}"
-                ),
-                halt_action=None,
-                halt_payload=None,
-                error_message=None,
-                modified=utcnow(),
-            )
-        )
-        # A resume goes on after the task the workflow stopped at: one
-        # before the interrupted object's start is that start.
-        _set_workflow(
-            session,
-            eng,
-            WorkflowStatus.HALTED,
-            {
-                "token_pos": position,
-                "callback_pos": [*callback_pos[:-1], callback_pos[-1] - 1],
-            },
-        )
-        return int(position)
-
-
-def _set_workflow(
-    session: Any,
-    eng: StoredWorkflowEngine,
-    status: WorkflowStatus,
-    values: dict[str, Any],
-) -> None:
-    session.execute(
-        update(WorkflowRecord)
-        .where(WorkflowRecord.uuid == eng.db_obj.uuid)
-        .values(
-            status=status.value,
-            version=eng.db_obj.version + 1,
-            modified=utcnow(),
-            **values,
-        )
-    )
-    eng.db_obj.version += 1
-    eng.db_obj.status = status
+    return eng.unit_of_work.release()
 
 
 def list_halted_objects(store: WorkflowStore) -> list[ObjectInfo]:

@@ -38,15 +38,18 @@ import math
 import re
 import sys
 import threading
+import traceback
 import uuid as uuid_module
 import weakref
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
+from enum import Enum
 from typing import Any, Callable, NoReturn, cast, overload
 
 from sqlalchemy import Table, bindparam, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
-from .._vocabulary import check_restart_words
+from .._vocabulary import check_restart_words, parse_uuid
 from ..engine import ActionMapper, ProcessingFactory, TransitionActions
 from ..engine_db import (
     DbProcessingFactory,
@@ -61,13 +64,18 @@ from .errors import (
     DefinitionChangedError,
     UnserializableDataError,
     WorkflowBusyError,
+    WorkflowExistsError,
     WorkflowNotFoundError,
 )
-from .models import ObjectRecord, WorkflowRecord, WorkflowStore, utcnow
+from .history import CLAIM_EVENTS, record_event
+from .models import HistoryRecord, ObjectRecord, WorkflowRecord, WorkflowStore, utcnow
 from .registry import Registry, fingerprint, fingerprint_matches, registry
 
 __all__ = (
     "BATCH_SIZE",
+    "MAX_ACTION_LENGTH",
+    "MAX_DEPTH",
+    "Claim",
     "StoredActionMapper",
     "StoredObject",
     "StoredObjects",
@@ -75,20 +83,18 @@ __all__ = (
     "StoredTransitionActions",
     "StoredWorkflow",
     "StoredWorkflowEngine",
+    "UnitOfWork",
     "check_restart_words",
+    "error_line",
+    "storable_text",
     "to_json",
 )
 
 # Tables, not the FromClause the declarative attribute is typed as.
 _WF = cast(Table, WorkflowRecord.__table__)
 _OBJ = cast(Table, ObjectRecord.__table__)
+_HISTORY = cast(Table, HistoryRecord.__table__)
 
-# Statements compiled once; the SET clause comes from the parameter keys.
-_CLAIM_WORKFLOW = update(_WF).where(
-    _WF.c.uuid == bindparam("w_uuid"),
-    _WF.c.version == bindparam("w_version"),
-    _WF.c.status == bindparam("w_status"),
-)
 _SELECT_OBJECTS = (
     select(_OBJ)
     .where(
@@ -128,6 +134,10 @@ class _DriverStatements:
             f"INSERT INTO workflow_object ({columns})"
             f" VALUES ({', '.join([self.marker] * 8)})"
         )
+        self.insert_history = (
+            "INSERT INTO workflow_history (workflow_uuid, time, event, position,"
+            f" actor, message_id, details) VALUES ({', '.join([self.marker] * 7)})"
+        )
 
     def _update(
         self, table: str, where: tuple[str, ...], values: dict[str, Any]
@@ -143,7 +153,7 @@ class _DriverStatements:
         parameters = []
         for name in columns:
             value = values[name]
-            if name == "modified":
+            if name == "modified" or name == "heartbeat":
                 value = self.timestamp(value)
             elif name in self._JSON_ENCODED_HERE and value is not None:
                 value = _encoder.encode(value)
@@ -158,6 +168,29 @@ class _DriverStatements:
     def update_object(self, values: dict[str, Any]) -> tuple[str, tuple[Any, ...]]:
         """An object's save."""
         return self._update("workflow_object", ("id",), values)
+
+    def history_rows(
+        self,
+        uuid: str,
+        message_id: str | None,
+        now: Any,
+        events: list[tuple[str, int | None, Any]],
+    ) -> list[tuple[Any, ...]]:
+        """The parameters of :attr:`insert_history` for ``events``."""
+        stamp = self.timestamp(now)
+        encode = _encoder.encode
+        return [
+            (
+                uuid,
+                stamp,
+                event,
+                position,
+                None,
+                message_id,
+                None if details is None else encode(details),
+            )
+            for event, position, details in events
+        ]
 
 
 # The keys of a save's values that name the row it updates, by column.
@@ -316,6 +349,48 @@ def _has_non_string_key(value: Any) -> bool:
     return False
 
 
+MAX_DEPTH = 100
+"""The deepest nesting of lists and dicts (within each other) that stored
+data may have: ``[[1]]`` is nested 2 deep. Deeper data is refused, with its
+path, when it is handed over (:func:`to_json`), so that everything stored
+can be read back and resumed, far from Python's recursion limit."""
+
+# A JSON string, with its escapes; what remains once these are gone holds
+# brackets of the structure only.
+_JSON_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"')
+_BRACKET_STEPS = {"[": 1, "{": 1, "]": -1, "}": -1}
+_NOT_BRACKETS = str.maketrans(
+    "", "", "".join(chr(code) for code in range(128) if chr(code) not in "[]{}")
+)
+
+
+def _text_depth(text: str) -> int:
+    """How deep the lists and dicts of the JSON ``text`` are nested."""
+    brackets = _JSON_STRING.sub("", text).translate(_NOT_BRACKETS)
+    # Characters beyond ASCII can only have been in strings, gone already.
+    return max(
+        itertools.accumulate(map(_BRACKET_STEPS.__getitem__, brackets)), default=0
+    )
+
+
+def _too_deep(value: Any, where: str, depth: int) -> str | None:
+    """The path of the first list or dict in ``value`` nested beyond :data:`MAX_DEPTH`.
+
+    :param depth: how deep ``value`` itself is nested (1 at the top).
+    """
+    if depth > MAX_DEPTH:
+        return where
+    items: Iterable[tuple[Any, Any]] = (
+        value.items() if isinstance(value, dict) else enumerate(value)
+    )
+    for key, item in items:
+        if isinstance(item, (list, tuple, dict)):
+            found = _too_deep(item, f"{where}[{key!r}]", depth + 1)
+            if found:
+                return found
+    return None
+
+
 def to_json(value: Any, where: str) -> str:
     """Return ``value`` as JSON text, or raise a clear error.
 
@@ -323,8 +398,9 @@ def to_json(value: Any, where: str) -> str:
     :param where: how to name the value in the error, e.g. ``"data[3]"``.
     :raises UnserializableDataError: naming the first value JSON cannot hold
         (an object of another type, NaN or infinity, a dict key that is not a
-        string, a value that contains itself), or the value nested too deeply,
-        with its path (e.g. ``data[3]['when']``) as ``path``.
+        string, a value that contains itself), or the first list or dict
+        nested deeper than :data:`MAX_DEPTH`, with its path (e.g.
+        ``data[3]['when']``) as ``path``.
     """
     # The C encoder checks almost everything at once; the walk in Python
     # runs only to explain a failure, or when a key needs it.
@@ -337,11 +413,25 @@ def to_json(value: Any, where: str) -> str:
     # then (or for string keys that look so) is the value scanned.
     if _may_have_converted_key(text) and _has_non_string_key(value):
         _explain(value, where, None)
+    # Fewer brackets than the limit cannot nest beyond it: most data stops
+    # at these two counts.
+    if text.count("[") + text.count("{") > MAX_DEPTH and _text_depth(text) > MAX_DEPTH:
+        _explain(value, where, None)
     return text
 
 
 def _explain(value: Any, where: str, failure: BaseException | None) -> NoReturn:
     """Raise the :class:`UnserializableDataError` naming what JSON cannot hold."""
+    if isinstance(value, (list, tuple, dict)) and not isinstance(failure, ValueError):
+        # A cycle fails as a ValueError: it is no deep nesting.
+        path = _too_deep(value, where, 1)
+        if path is not None:
+            raise UnserializableDataError(
+                f"Cannot store {where}: {path} is nested more than {MAX_DEPTH}"
+                f" lists and dicts deep, the most the storage keeps; flatten it"
+                " before handing it over",
+                path,
+            ) from None
     try:
         found = _find_unserializable(value, where, {})
     except RecursionError:
@@ -428,16 +518,34 @@ class StoredObject:
         return engine
 
     def set_error_message(self, text: str | None) -> None:
-        """Record an error message, written with the object's next save."""
-        self.error_message = text
+        """Record an error message, written with the object's next save.
+
+        A NUL character in it is kept as the four characters ``\\x00``
+        (:func:`storable_text`).
+        """
+        self.error_message = None if text is None else storable_text(text)
         self._error_pending = True
 
     def set_halt(self, message: str, action: Any, payload: Any) -> None:
-        """Record the halt details, written with the object's next save."""
-        self.halt_message = message
-        self.halt_action = None if action is None else str(action)
+        """Record the halt details, written with the object's next save.
+
+        A NUL character in the message or the action is kept as the four
+        characters ``\\x00`` (:func:`storable_text`).
+        """
+        self.halt_message = (
+            storable_text(message) if isinstance(message, str) else message
+        )
+        self.halt_action = None if action is None else storable_text(str(action))
         self.halt_payload = payload
         self._halt_pending = True
+
+    def reuse_saved_json(self) -> None:
+        """Save the data as last stored, unless :meth:`serialize` runs before the save.
+
+        The engine calls it as an object starts: the data are serialized
+        after its tasks anyway, and any change is written then.
+        """
+        self._pending_json = (self._saved_data_json, self._saved_extra_json)
 
     def serialize(self) -> None:
         """Check that ``data`` and ``extra_data`` can be stored, and keep their JSON.
@@ -511,10 +619,8 @@ class StoredObject:
             values["halt_payload"] = self.halt_payload
         if self._error_pending:
             values["error_message"] = self.error_message
-        engine = self._engine
-        engine._commit(values)
+        self._engine.unit_of_work.save_object(values, self.status, status)
         if status is not None:
-            engine._count(self.status, status)
             self.status = status
         if callback_pos is not None:
             self.callback_pos = list(callback_pos)
@@ -570,7 +676,7 @@ class StoredWorkflow:
                 f"StoredWorkflow {self.uuid} has no engine: build it through"
                 " StoredWorkflowEngine.with_name() or from_uuid()"
             )
-        engine._commit(None, status)
+        engine.unit_of_work.save_workflow(status)
 
     def __repr__(self) -> str:
         return f"<StoredWorkflow {self.uuid} {self.name!r} {self.status.name}>"
@@ -643,13 +749,17 @@ class StoredObjects(Sequence[StoredObject]):
     def __repr__(self) -> str:
         return f"<StoredObjects of {self._length}, {len(self._window)} in memory>"
 
-    def _load(self, start: int) -> None:
+    def _owner(self) -> StoredWorkflowEngine:
         engine = self._engine_ref()
         if engine is None:
             raise WorkflowAPIError(
                 "These objects outlived their StoredWorkflowEngine: load the"
                 " workflow again (StoredWorkflowEngine.from_uuid)"
             )
+        return engine
+
+    def _load(self, start: int, connection: Any = None) -> None:
+        engine = self._owner()
         current = self._window.get(engine.state.token_pos)
         self._window = {} if current is None else {current.position: current}
         parameters = {
@@ -657,24 +767,89 @@ class StoredObjects(Sequence[StoredObject]):
             "first": start,
             "last": start + BATCH_SIZE - 1,
         }
-        if engine._connection is not None:
+        if connection is None:
             # A run reads on the connection it writes on: no second one.
-            rows = engine._connection.execute(_SELECT_OBJECTS, parameters).all()
+            connection = engine.unit_of_work.connection
+        if connection is not None:
+            rows = connection.execute(_SELECT_OBJECTS, parameters).all()
         else:
             # Closing the connection ends its read-only transaction.
-            with engine.db_obj.store.connect() as connection:
-                rows = connection.execute(_SELECT_OBJECTS, parameters).all()
+            with engine.db_obj.store.connect() as own_connection:
+                rows = own_connection.execute(_SELECT_OBJECTS, parameters).all()
         for row in rows:
             obj = self._alive.get(row.position)
             if obj is None:
-                obj = engine._object_from_row(row)
+                obj = self._object_from_row(engine, row)
                 self._alive[row.position] = obj
             self._window[row.position] = obj
 
-    def _append(self, objects: list[StoredObject]) -> None:
+    @staticmethod
+    def _object_from_row(engine: StoredWorkflowEngine, row: Any) -> StoredObject:
+        extra = row.extra_data if row.extra_data is not None else {}
+        return StoredObject(
+            engine,
+            row.id,
+            row.position,
+            row.data,
+            extra,
+            ObjectStatus(row.status),
+            list(row.callback_pos),
+            to_json(row.data, "data"),
+            to_json(extra, "extra_data"),
+            row.halt_message,
+            row.halt_action,
+            row.halt_payload,
+            row.error_message,
+        )
+
+    def reload(self, length: int, position: int, connection: Any) -> None:
+        """Forget every object read so far and read those from ``position`` on.
+
+        A claim calls it in its transaction, so that the run starts from
+        what the database holds then, not from objects read before.
+
+        :param length: how many objects the workflow has now.
+        """
+        self._length = length
+        self._window = {}
+        self._alive = weakref.WeakValueDictionary()
+        if 0 <= position < length:
+            self._load(position, connection)
+
+    def extend_stored(self, objects: list[StoredObject]) -> None:
+        """Add objects just stored after the others."""
         for obj in objects:
             self._alive[obj.position] = obj
         self._length += len(objects)
+
+
+MAX_ACTION_LENGTH = 255
+"""The longest halt action the storage records, in characters; a longer one
+fails the halting task (:meth:`StoredTransitionActions.HaltProcessing`)."""
+
+
+def storable_text(text: str) -> str:
+    """``text`` with each NUL character written as the four characters ``\\x00``.
+
+    PostgreSQL text cannot hold NUL; halt messages and actions and error
+    texts are stored so on every database, so that any halt or error can
+    be recorded, and reads the same everywhere.
+    """
+    return text.replace("\x00", "\\x00") if "\x00" in text else text
+
+
+def error_line(error: BaseException) -> str:
+    """The first line of what ``error`` says, after its type: ``"ValueError: bad"``.
+
+    For a :class:`~workflow.errors.WorkflowError` raised for a task's error,
+    the task's error (its ``__cause__``) is described.
+    """
+    cause = error.__cause__ or error
+    # A WorkflowError's str() lists its ids and payload too: its message is
+    # what says what went wrong.
+    text = str(cause.message if isinstance(cause, WorkflowError) else cause).strip()
+    name = type(cause).__name__
+    return storable_text(f"{name}: {text.splitlines()[0]}" if text else name)
 
 
 class StoredActionMapper(ActionMapper):
@@ -690,40 +865,108 @@ class StoredActionMapper(ActionMapper):
     def after_callbacks(obj: Any, eng: Any) -> None:
         """Serialize the object's data and the engine's extra_data."""
         obj.serialize()
-        eng._extra_json()
+        eng.unit_of_work.extra_json()
 
 
 class StoredTransitionActions(DbTransitionAction):
     """:class:`~workflow.engine_db.DbTransitionAction`, plus stored details.
 
-    Halts also save their message, action and payload. Objects that the
-    engine leaves early without error (``continue_next_token``,
-    ``skip_token``, ``jump_token``) are saved as COMPLETED; ``stop`` and
-    ``abort`` save the object as HALTED, so it is listed as needing action.
+    Halts also save their message, action and payload; a halt or an error
+    is committed in one transaction (object, workflow and history event).
+    Objects that the engine leaves early without error
+    (``continue_next_token``, ``skip_token``, ``jump_token``) are saved as
+    COMPLETED; ``stop`` and ``abort`` save the object as HALTED, so it is
+    listed as needing action.
     """
 
     @staticmethod
     def HaltProcessing(obj: Any, eng: Any, callbacks: Any, exc_info: Any) -> None:
-        """Record the halt's message, action and payload, then save and re-raise."""
+        """Record the halt's message, action and payload, then save and re-raise.
+
+        A halt whose action is longer than :data:`MAX_ACTION_LENGTH` cannot
+        be recorded: it fails the object instead, as its task's error, and
+        the workflow is left so that a resume runs that task again.
+        """
         halt = exc_info[1]
+        action = halt.action
+        if action is not None and len(str(action)) > MAX_ACTION_LENGTH:
+            state = eng.state
+            state.callback_pos[-1] -= 1
+            try:
+                raise ValueError(
+                    f"The halt's action is {len(str(action))} characters long;"
+                    f" the storage keeps actions of at most {MAX_ACTION_LENGTH}:"
+                    " name the action shortly and put its details in the halt's"
+                    " payload (a resume runs the halting task again)"
+                ) from halt
+            except ValueError:
+                StoredTransitionActions.Exception(obj, eng, callbacks, sys.exc_info())
         payload = halt.payload
         try:
             to_json(payload, "halt payload")
         except UnserializableDataError:
             payload = repr(payload)
         obj.set_halt(halt.message, halt.action, payload)
-        DbTransitionAction.HaltProcessing(obj, eng, callbacks, exc_info)
+        work = eng.unit_of_work
+        with work.deferred():
+            obj.save(
+                status=obj.known_statuses.HALTED,
+                callback_pos=list(eng.state.callback_pos),
+            )
+        work.record(
+            "halted",
+            obj.position,
+            {"message": obj.halt_message, "action": obj.halt_action},
+        )
+        eng.save(WorkflowStatus.HALTED)
+        eng.log.warning(
+            "Workflow %r halted at task %s with message: %s",
+            eng.name,
+            eng.current_taskname,
+            getattr(halt, "message", halt),
+        )
+        TransitionActions.HaltProcessing(obj, eng, callbacks, exc_info)
+
+    @staticmethod
+    def Exception(obj: Any, eng: Any, callbacks: Any, exc_info: Any) -> None:
+        """Save the error on the object and the workflow at once, then raise it wrapped.
+
+        :raises WorkflowError: as
+            :meth:`~workflow.engine_db.DbTransitionAction.Exception` does.
+        """
+        traceback_text = "".join(traceback.format_exception(*exc_info))
+        eng.log.error(
+            "Workflow %r failed on object %s:\n%s",
+            eng.name,
+            eng.state.token_pos,
+            traceback_text,
+        )
+        obj.set_error_message(traceback_text)
+        work = eng.unit_of_work
+        with work.deferred():
+            obj.save(
+                status=obj.known_statuses.ERROR,
+                callback_pos=list(eng.state.callback_pos),
+            )
+        work.record("error", obj.position, {"error": error_line(exc_info[1])})
+        eng.save(WorkflowStatus.ERROR)
+        eng.signal.workflow_error(eng)
+        raise WorkflowError(
+            message=traceback_text,
+            id_workflow=eng.uuid,
+            id_object=eng.state.token_pos,
+        ) from exc_info[1]
 
     @staticmethod
     def _save_with_next(eng: Any, obj: Any, status: Any, callback_pos: Any) -> None:
         # Committed with the next save (the next object's start or the end of
         # the run), so a crash in between leaves this object as it was when
         # it started, and recovery runs it again: never half of the move.
-        eng._deferring = True
-        try:
+        work = eng.unit_of_work
+        with work.deferred():
             obj.save(status=status, callback_pos=callback_pos)
-        finally:
-            eng._deferring = False
+        if work.object_history:
+            work.record("object_finished", obj.position, {"status": status.name})
 
     @staticmethod
     def _leave_completed(obj: Any, eng: Any) -> None:
@@ -733,11 +976,13 @@ class StoredTransitionActions(DbTransitionAction):
 
     @staticmethod
     def _leave_halted(obj: Any, eng: Any, message: str) -> None:
-        eng._left_halted = True
+        work = eng.unit_of_work
+        work.left_halted = True
         obj.set_halt(message, None, None)
         StoredTransitionActions._save_with_next(
             eng, obj, obj.known_statuses.HALTED, eng.state.callback_pos
         )
+        work.record("halted", obj.position, {"message": message, "action": None})
 
     @staticmethod
     def ContinueNextToken(obj: Any, eng: Any, callbacks: Any, exc_info: Any) -> None:
@@ -806,18 +1051,22 @@ class StoredTransitionActions(DbTransitionAction):
 class StoredProcessingFactory(DbProcessingFactory):
     """:class:`~workflow.engine_db.DbProcessingFactory` with the stored hooks.
 
-    A workflow without objects ends COMPLETED (the generic rule would call it
-    HALTED, since no object was ever processed). A run that ``stop`` or
-    ``abort`` ended is HALTED, like the object it left, even on the last
-    object (where the generic rule, through ``has_completed``, would call it
-    COMPLETED and hide the object that needs action).
+    The claim already saved the workflow as RUNNING, so a run starts with no
+    save of its own. A workflow without objects ends COMPLETED (the generic
+    rule would call it HALTED, since no object was ever processed). A run
+    that ``stop`` or ``abort`` ended is HALTED, like the object it left,
+    even on the last object (where the generic rule, through
+    ``has_completed``, would call it COMPLETED and hide the object that
+    needs action). The final status is committed before
+    ``workflow_finished`` is sent, so that a receiver that raises leaves the
+    database showing how the run ended.
     """
 
     @staticmethod
     def before_processing(eng: Any, objects: Any) -> None:
-        """As the parent; the run has left no object halted yet."""
-        eng._left_halted = False
-        DbProcessingFactory.before_processing(eng, objects)
+        """Start as the generic engine does; the run has left no object halted yet."""
+        eng.unit_of_work.left_halted = False
+        ProcessingFactory.before_processing(eng, objects)
 
     @staticmethod
     def before_object(eng: Any, objects: Any, obj: Any) -> None:
@@ -827,29 +1076,34 @@ class StoredProcessingFactory(DbProcessingFactory):
         data were last stored is written then: serializing them here as well
         would only cost time.
         """
-        obj._pending_json = (obj._saved_data_json, obj._saved_extra_json)
+        obj.reuse_saved_json()
+        work = eng.unit_of_work
+        if work.object_history:
+            work.record("object_started", obj.position)
         DbProcessingFactory.before_object(eng, objects, obj)
 
     @staticmethod
     def after_processing(eng: Any, objects: Any) -> None:
-        """As the parent, with the two exceptions above."""
-        if len(objects) and not eng._left_halted:
-            DbProcessingFactory.after_processing(eng, objects)
-            return
-        ProcessingFactory.after_processing(eng, objects)
-        if eng._left_halted:
+        """Save the final status, then send ``workflow_finished``."""
+        eng.state.current_object_processed = True
+        work = eng.unit_of_work
+        if work.left_halted or (len(objects) and not eng.has_completed):
             eng.save(WorkflowStatus.HALTED)
         else:
+            work.record("completed")
             eng.save(WorkflowStatus.COMPLETED)
+        eng.signal.workflow_finished(eng)
 
     @staticmethod
     def after_object(eng: Any, objects: Any, obj: Any) -> None:
         """As the parent; the completion is committed with the next save."""
-        eng._deferring = True
-        try:
+        work = eng.unit_of_work
+        with work.deferred():
             DbProcessingFactory.after_object(eng, objects, obj)
-        finally:
-            eng._deferring = False
+        if work.object_history:
+            work.record(
+                "object_finished", obj.position, {"status": ObjectStatus.COMPLETED.name}
+            )
 
     @classproperty
     def action_mapper(cls) -> Any:
@@ -860,6 +1114,606 @@ class StoredProcessingFactory(DbProcessingFactory):
     def transition_exception_mapper(cls) -> Any:
         """:class:`StoredTransitionActions`."""
         return StoredTransitionActions
+
+
+# Taking the workflow row's lock first makes every read of a claim one
+# consistent snapshot: on SQLite the first write of a transaction takes the
+# database's write lock (and the reads after it see the last commit); on
+# PostgreSQL it locks the row, and since every save of a run updates that
+# row first, no run commits anything until the claim's transaction ends.
+_LOCK_WORKFLOW = (
+    update(_WF).where(_WF.c.uuid == bindparam("w_uuid")).values(version=_WF.c.version)
+)
+_SELECT_WORKFLOW = select(_WF).where(_WF.c.uuid == bindparam("w_uuid"))
+_COUNT_OBJECTS = (
+    select(_OBJ.c.status, func.count())
+    .where(_OBJ.c.workflow_uuid == bindparam("w_uuid"))
+    .group_by(_OBJ.c.status)
+)
+_MESSAGE_CLAIMED = (
+    select(_HISTORY.c.id)
+    .where(
+        _HISTORY.c.workflow_uuid == bindparam("w_uuid"),
+        _HISTORY.c.message_id == bindparam("message_id"),
+        _HISTORY.c.event.in_(CLAIM_EVENTS),
+    )
+    .limit(1)
+)
+
+
+class Claim(str, Enum):
+    """What a claim found, and so what the run does (:meth:`UnitOfWork.claim`)."""
+
+    RUN = "run"
+    """The workflow is this run's: run as asked."""
+    CARRY_ON = "carry_on"
+    """The same message's earlier attempt was interrupted: go on from where
+    it stopped, whatever was asked."""
+    REPLAY = "replay"
+    """The same message ran already: its outcome is stored; run nothing."""
+    DONE = "done"
+    """The workflow is COMPLETED and a resume has nothing to do."""
+
+
+def _iso(moment: Any) -> str | None:
+    return None if moment is None else moment.isoformat()
+
+
+class UnitOfWork:
+    """The writes of a :class:`StoredWorkflowEngine`: its claim, connection and saves.
+
+    Each engine has one, as ``eng.unit_of_work``. From the claim that starts
+    a run to the end of the run it owns a connection, the claim (the
+    version it set, its token and message id), the object saves staged to
+    go with the next save, and the history events waiting for it. Each
+    save is one transaction: an ``UPDATE`` of the workflow row conditioned
+    on the version the claim set (so that a process whose workflow was taken
+    over writes nothing, and gets
+    :class:`~workflow.storage.errors.WorkflowBusyError`), the staged object
+    rows, the object's own row, the history events, and the commit; a
+    failure rolls all of it back. Outside a run, a save (of an object, by a
+    caller) is the same transaction on a connection of its own.
+
+    :ivar connection: the run's connection, or ``None`` outside a run.
+    :ivar claim_token: the token of the run's claim (stored in
+        ``workflow_workflow.claim_token``), or ``None``.
+    :ivar message_id: the message id the run was claimed with, or ``None``.
+    :ivar previous_status: the workflow's status before the claim.
+    :ivar left_halted: whether the run left an object HALTED (by ``stop``
+        or ``abort``), so that it ends HALTED.
+    :ivar object_history: whether per-object events are recorded (the
+        store's ``object_history``).
+    """
+
+    def __init__(self, engine: StoredWorkflowEngine) -> None:
+        self._engine_ref = weakref.ref(engine)
+        self.connection: Any = None
+        self.claim_token: str | None = None
+        self.message_id: str | None = None
+        self.previous_status: WorkflowStatus | None = None
+        self.left_halted = False
+        self.object_history: bool = getattr(
+            engine.db_obj.store, "object_history", False
+        )
+        # How many objects have each status, kept up to date by the saves,
+        # so that progress reports need not load the objects.
+        self.status_counts = {status.value: 0 for status in ObjectStatus}
+        self.saved_state: tuple[int, list[int]] | None = None
+        self._staged: list[dict[str, Any]] = []
+        self._events: list[tuple[str, int | None, Any]] = []
+        self._deferring = 0
+
+    @property
+    def _engine(self) -> StoredWorkflowEngine:
+        engine = self._engine_ref()
+        if engine is None:
+            raise WorkflowAPIError("The engine of this unit of work is gone")
+        return engine
+
+    # -- saves ---------------------------------------------------------------
+
+    @contextmanager
+    def deferred(self) -> Iterator[None]:
+        """Stage the object saves of the block, to be committed with the next save.
+
+        Outside a run there is nothing to stage them for: they commit at once.
+        """
+        self._deferring += 1
+        try:
+            yield
+        finally:
+            self._deferring -= 1
+
+    def record(
+        self, event: str, position: int | None = None, details: Any = None
+    ) -> None:
+        """Add a history event, written in the transaction of the next save."""
+        self._events.append((event, position, details))
+
+    def extra_json(self) -> str:
+        """The engine's ``extra_data`` as JSON, checked (:func:`to_json`)."""
+        return to_json(self._engine.extra_data, "engine extra_data")
+
+    def save_object(
+        self, values: dict[str, Any], old_status: Any, new_status: Any
+    ) -> None:
+        """Save an object's ``values`` (staged in a :meth:`deferred` block).
+
+        :param values: the columns to write, with the row's id as ``o_id``.
+        :param old_status: the object's status before the save.
+        :param new_status: its new status, or ``None``.
+        """
+        if self._deferring and self.connection is not None:
+            self._staged.append(values)
+        else:
+            self._commit(values)
+        if new_status is not None:
+            counts = self.status_counts
+            old, new = old_status.value, new_status.value
+            if old in counts and new in counts:
+                counts[old] -= 1
+                counts[new] += 1
+
+    def save_workflow(self, status: WorkflowStatus | None = None) -> None:
+        """Commit the workflow's status (unless ``None``), position and extra_data.
+
+        What was staged and recorded goes with it.
+        """
+        self._commit(None, status)
+
+    def flush(self) -> None:
+        """Commit what is staged or recorded, if anything."""
+        if self._staged or self._events:
+            self._commit(None)
+
+    def _commit(self, object_values: dict[str, Any] | None, status: Any = None) -> None:
+        """Commit the workflow's state (and an object's values) at once.
+
+        :raises WorkflowBusyError: when the workflow's version moved on (it
+            was taken over by another process); nothing is written then.
+        """
+        engine = self._engine
+        db_obj = engine.db_obj
+        state = engine.state
+        now = utcnow()
+        values: dict[str, Any] = {
+            "w_uuid": db_obj.uuid,
+            "w_version": db_obj.version,
+            "modified": now,
+        }
+        connection = self.connection
+        if connection is not None:
+            values["heartbeat"] = now
+        saved_state = (state.token_pos, state.callback_pos)
+        if saved_state != self.saved_state:
+            values["token_pos"] = state.token_pos
+            values["callback_pos"] = list(state.callback_pos)
+        if status is not None:
+            values["status"] = status.value
+        try:
+            extra_json = self.extra_json()
+        except UnserializableDataError:
+            if not _records_error(status, object_values):
+                raise
+            # Recording a failure must not fail in turn: the failure may be
+            # this very extra_data. The extra_data last stored stay as they are.
+            extra_json = db_obj._saved_extra_json
+        if extra_json != db_obj._saved_extra_json:
+            values["extra_data"] = extra_json
+        if connection is None:
+            with db_obj.store.connect() as own_connection:
+                self._execute(own_connection, values, object_values, now)
+        else:
+            self._execute(connection, values, object_values, now)
+        self.saved_state = (state.token_pos, list(state.callback_pos))
+        db_obj._saved_extra_json = extra_json
+        if status is not None:
+            db_obj.status = status
+
+    def _execute(
+        self,
+        connection: Any,
+        workflow_values: dict[str, Any],
+        object_values: dict[str, Any] | None,
+        now: Any,
+    ) -> None:
+        statements = _statements(connection.dialect)
+        staged, self._staged = self._staged, []
+        events, self._events = self._events, []
+        uuid = workflow_values["w_uuid"]
+        try:
+            sql, parameters = statements.update_workflow(workflow_values)
+            if connection.exec_driver_sql(sql, parameters).rowcount != 1:
+                raise WorkflowBusyError(
+                    f"Workflow {uuid} was taken over by another process; this"
+                    " process stops running it",
+                    uuid,
+                )
+            for values in staged:
+                connection.exec_driver_sql(*statements.update_object(values))
+            if object_values is not None:
+                connection.exec_driver_sql(*statements.update_object(object_values))
+            if events:
+                rows = statements.history_rows(uuid, self.message_id, now, events)
+                if len(rows) == 1:
+                    connection.exec_driver_sql(statements.insert_history, rows[0])
+                else:
+                    connection.exec_driver_sql(statements.insert_history, rows)
+            connection.commit()
+        except BaseException:
+            # Completions not yet committed are dropped: the database then
+            # shows those objects as started, not done, and a resume runs
+            # them again, as after a crash.
+            _roll_back(connection)
+            raise
+
+    # -- claims --------------------------------------------------------------
+
+    def claim(
+        self,
+        event: str | None,
+        *,
+        details: dict[str, Any] | None = None,
+        take_over: bool = False,
+        allow_changed_definition: bool = False,
+        force: bool = False,
+        message_id: str | None = None,
+        resuming: bool = False,
+    ) -> Claim:
+        """Claim the workflow for a run, reading it in one consistent snapshot.
+
+        The workflow's row is locked first; then its status, position,
+        ``extra_data``, object counts and the objects from its position on
+        are read into the engine, the claim is written (status RUNNING, the
+        version moved on, a new ``claim_token``, the ``heartbeat``, the
+        ``message_id``) with its history event, and all is committed. A
+        process that ran the workflow until then writes nothing more.
+
+        :param event: the history event of the claim (``"resumed"``,
+            ``"restarted"``); ``None`` for ``"started"`` (a NEW workflow)
+            or else ``"restarted"`` from the first object.
+        :param details: the event's details.
+        :param take_over: take over a RUNNING workflow whose owner's lease
+            expired.
+        :param allow_changed_definition: run a definition that changed
+            since the workflow was saved.
+        :param force: both, and take over a RUNNING workflow whose owner's
+            lease has not expired.
+        :param message_id: the id of the message asking for the run: a
+            workflow RUNNING under a claim with this id is carried on (its
+            lease not waited for), and one whose history has a claim with
+            it is left as it is (:attr:`Claim.REPLAY`).
+        :param resuming: a COMPLETED workflow is left as it is
+            (:attr:`Claim.DONE`).
+        :raises WorkflowNotFoundError: when the workflow was deleted.
+        :raises WorkflowBusyError: when it is RUNNING and may not be taken
+            over, or was claimed since this engine loaded it.
+        :raises DefinitionChangedError: when its definition changed, unless
+            allowed.
+        """
+        store = self._engine.db_obj.store
+        connection = store.connect()
+        try:
+            outcome = self._claim(
+                connection,
+                event,
+                details,
+                take_over=take_over or force,
+                take_over_live=force,
+                allow_changed_definition=allow_changed_definition or force,
+                message_id=message_id,
+                resuming=resuming,
+            )
+        except BaseException:
+            _roll_back(connection)
+            connection.close()
+            raise
+        if outcome is Claim.RUN or outcome is Claim.CARRY_ON:
+            self.connection = connection
+            self.message_id = message_id
+            self.left_halted = False
+        else:
+            connection.close()
+        return outcome
+
+    def _claim(
+        self,
+        connection: Any,
+        event: str | None,
+        details: dict[str, Any] | None,
+        *,
+        take_over: bool,
+        take_over_live: bool,
+        allow_changed_definition: bool,
+        message_id: str | None,
+        resuming: bool,
+    ) -> Claim:
+        engine = self._engine
+        db_obj = engine.db_obj
+        uuid = db_obj.uuid
+        key = {"w_uuid": uuid}
+        if connection.execute(_LOCK_WORKFLOW, key).rowcount != 1:
+            raise WorkflowNotFoundError(
+                f"Workflow {uuid} is no longer stored (it was deleted)", uuid
+            )
+        row = connection.execute(_SELECT_WORKFLOW, key).one()
+        status = WorkflowStatus(row.status)
+        running = status is WorkflowStatus.RUNNING
+        outcome = Claim.RUN
+        if message_id is not None:
+            if running and row.message_id == message_id:
+                outcome = Claim.CARRY_ON
+            elif (
+                connection.execute(
+                    _MESSAGE_CLAIMED, {"w_uuid": uuid, "message_id": message_id}
+                ).first()
+                is not None
+            ):
+                outcome = Claim.REPLAY
+        if outcome is Claim.RUN and row.version != db_obj.version:
+            raise WorkflowBusyError(
+                f"Workflow {uuid} was claimed by another process since it was"
+                " loaded; load it again to see its new status",
+                uuid,
+            )
+        if outcome is Claim.RUN and resuming and status is WorkflowStatus.COMPLETED:
+            outcome = Claim.DONE
+        if outcome is Claim.REPLAY or outcome is Claim.DONE:
+            self._read(connection, row)
+            connection.rollback()
+            return outcome
+        definition = engine.callbacks.get("*")
+        # A fingerprint stored by 2.2.0 has the old format: the claim below
+        # stores the current one.
+        if not allow_changed_definition and not fingerprint_matches(
+            row.fingerprint, definition
+        ):
+            raise DefinitionChangedError(
+                f"The definition {row.name!r} changed since workflow {uuid} was"
+                " saved; its saved position may no longer fit. Pass"
+                " allow_changed_definition=True to run it with the new"
+                " definition anyway",
+                uuid,
+                row.name,
+            )
+        now = utcnow()
+        previous = None
+        if running:
+            heartbeat = row.heartbeat
+            expires = None if heartbeat is None else heartbeat + db_obj.store.lease
+            if outcome is not Claim.CARRY_ON:
+                _check_take_over(
+                    uuid, heartbeat, expires, now, take_over, take_over_live
+                )
+            previous = {
+                "claim": row.claim_token,
+                "message_id": row.message_id,
+                "heartbeat": _iso(heartbeat),
+            }
+        if event is None:
+            if status is WorkflowStatus.NEW or outcome is Claim.CARRY_ON:
+                event = "started"
+            else:
+                event, details = "restarted", {"object": "first", "task": "first"}
+        if previous is not None:
+            details = {**(details or {}), "as": event, "previous": previous}
+            event = "taken_over"
+        token = str(uuid_module.uuid4())
+        current = fingerprint(definition)
+        connection.execute(
+            update(_WF)
+            .where(_WF.c.uuid == uuid)
+            .values(
+                status=WorkflowStatus.RUNNING.value,
+                version=row.version + 1,
+                claim_token=token,
+                heartbeat=now,
+                message_id=message_id,
+                fingerprint=current,
+                modified=now,
+            )
+        )
+        position = row.token_pos if row.token_pos >= 0 else None
+        record_event(
+            connection,
+            uuid,
+            event,
+            position=position,
+            message_id=message_id,
+            details=details,
+            time=now,
+        )
+        self._read(connection, row)
+        connection.commit()
+        self.previous_status = status
+        self.claim_token = token
+        db_obj.version = row.version + 1
+        db_obj.status = WorkflowStatus.RUNNING
+        db_obj.fingerprint = current
+        return outcome
+
+    def _read(self, connection: Any, row: Any) -> None:
+        """Take the workflow as ``row`` and the database (in this snapshot) hold it."""
+        engine = self._engine
+        db_obj = engine.db_obj
+        extra = row.extra_data or {}
+        db_obj.status = WorkflowStatus(row.status)
+        db_obj.version = row.version
+        db_obj.fingerprint = row.fingerprint
+        db_obj._saved_extra_json = to_json(extra, "extra_data")
+        engine.extra_data.clear()
+        engine.extra_data.update(extra)
+        engine.state.token_pos = row.token_pos
+        engine.state.callback_pos = list(row.callback_pos)
+        self.saved_state = (row.token_pos, list(row.callback_pos))
+        counts = self.status_counts = {status.value: 0 for status in ObjectStatus}
+        for status, count in connection.execute(_COUNT_OBJECTS, {"w_uuid": row.uuid}):
+            counts[status] = count
+        cast(StoredObjects, db_obj.objects).reload(
+            sum(counts.values()), max(row.token_pos, 0), connection
+        )
+
+    def release(self, error: BaseException | None = None) -> int | None:
+        """Leave the workflow RUNNING under this claim so that a plain resume goes on.
+
+        The object it was at is marked HALTED with a message, so that a
+        resume (no take-over needed) runs that object again from the task
+        position it started at; objects already completed are not run
+        again. A workflow no longer RUNNING under the claim is left as it
+        is. Writes the ``interrupted`` event.
+
+        :param error: the exception that stopped the run, named in the
+            object's message and the event, or ``None`` for an interruption
+            from outside (Ctrl-C).
+        :returns: the position of the object a resume starts with, or
+            ``None`` when nothing was changed or no object is left to run.
+        """
+        engine = self._engine
+        db_obj = engine.db_obj
+        uuid = db_obj.uuid
+        reason = "Interrupted" if error is None else f"Stopped by {error_line(error)}"
+        with db_obj.store.begin() as connection:
+            connection.execute(_LOCK_WORKFLOW, {"w_uuid": uuid})
+            row = connection.execute(
+                select(
+                    _WF.c.status, _WF.c.version, _WF.c.token_pos, _WF.c.callback_pos
+                ).where(_WF.c.uuid == uuid)
+            ).first()
+            if (
+                row is None
+                or row.status != WorkflowStatus.RUNNING.value
+                or row.version != db_obj.version
+            ):
+                return None
+            position, callback_pos = row.token_pos, list(row.callback_pos)
+
+            def object_at(position: int) -> Any:
+                return connection.execute(
+                    select(_OBJ.c.id, _OBJ.c.status).where(
+                        _OBJ.c.workflow_uuid == uuid, _OBJ.c.position == position
+                    )
+                ).first()
+
+            current = object_at(position) if position >= 0 else None
+            details: dict[str, Any] = {} if error is None else {"error": reason}
+
+            def leave(status: WorkflowStatus, values: dict[str, Any]) -> None:
+                now = utcnow()
+                connection.execute(
+                    update(_WF)
+                    .where(_WF.c.uuid == uuid)
+                    .values(
+                        status=status.value,
+                        version=db_obj.version + 1,
+                        modified=now,
+                        **values,
+                    )
+                )
+                record_event(
+                    connection,
+                    uuid,
+                    "interrupted",
+                    position=position if position >= 0 else None,
+                    message_id=self.message_id,
+                    details={**details, "status": status.name},
+                    time=now,
+                )
+                db_obj.version += 1
+                db_obj.status = status
+
+            if current is not None and current.status == ObjectStatus.COMPLETED.value:
+                # Stopped between two objects: the next one starts from its start.
+                position, callback_pos = position + 1, [0]
+                current = object_at(position)
+                if current is None:
+                    leave(WorkflowStatus.COMPLETED, {})
+                    return None
+            if current is None:
+                # No object had started: a resume runs the workflow from the start.
+                leave(WorkflowStatus.HALTED, {})
+                return 0 if position < 0 else None
+            if current.status in (ObjectStatus.HALTED.value, ObjectStatus.ERROR.value):
+                # The object's halt (or error) was saved, the workflow's was not.
+                leave(
+                    WorkflowStatus.HALTED
+                    if current.status == ObjectStatus.HALTED.value
+                    else WorkflowStatus.ERROR,
+                    {},
+                )
+                return int(position)
+            connection.execute(
+                update(_OBJ)
+                .where(_OBJ.c.id == current.id)
+                .values(
+                    status=ObjectStatus.HALTED.value,
+                    callback_pos=callback_pos,
+                    halt_message=(
+                        f"{reason}; a resume runs this object again from task"
+                        f" {callback_pos}"
+                    ),
+                    halt_action=None,
+                    halt_payload=None,
+                    error_message=None,
+                    modified=utcnow(),
+                )
+            )
+            # A resume goes on after the task the workflow stopped at: one
+            # before the interrupted object's start is that start.
+            leave(
+                WorkflowStatus.HALTED,
+                {
+                    "token_pos": position,
+                    "callback_pos": [*callback_pos[:-1], callback_pos[-1] - 1],
+                },
+            )
+            return int(position)
+
+    def close(self) -> None:
+        """End the run's hold: drop what is staged, close the connection."""
+        self._staged = []
+        self._events = []
+        self._deferring = 0
+        connection, self.connection = self.connection, None
+        if connection is not None:
+            connection.close()
+
+
+def _check_take_over(
+    uuid: str,
+    heartbeat: Any,
+    expires: Any,
+    now: Any,
+    take_over: bool,
+    take_over_live: bool,
+) -> None:
+    """Refuse to take over a RUNNING workflow unless allowed, saying what to do."""
+    if heartbeat is None:
+        alive = "it has no heartbeat (it was claimed by an older version)"
+    else:
+        alive = (
+            f"its owner's last heartbeat was at {heartbeat:%Y-%m-%d %H:%M:%S} UTC,"
+            f" its lease runs until {expires:%Y-%m-%d %H:%M:%S} UTC"
+        )
+    if not take_over:
+        raise WorkflowBusyError(
+            f"Workflow {uuid} is RUNNING in another process ({alive}). If that"
+            " process died, take the workflow over with take_over=True once"
+            " the lease has expired, or with force=True at once (the other"
+            " process, if alive, stops at its next save)",
+            uuid,
+            heartbeat,
+            expires,
+        )
+    if expires is not None and expires > now and not take_over_live:
+        raise WorkflowBusyError(
+            f"Workflow {uuid} is RUNNING and its owner may be alive ({alive})."
+            " take_over=True takes over only a run whose lease has expired:"
+            " wait until then, or pass force=True to take it over now (the"
+            " other process, if alive, stops at its next save)",
+            uuid,
+            heartbeat,
+            expires,
+        )
 
 
 class StoredWorkflowEngine(DbWorkflowEngine):
@@ -874,6 +1728,11 @@ class StoredWorkflowEngine(DbWorkflowEngine):
 
     :param db_obj: the :class:`StoredWorkflow`.
     :param kwargs: passed on to :class:`~workflow.engine_db.DbWorkflowEngine`.
+
+    :ivar unit_of_work: the :class:`UnitOfWork` making the engine's writes.
+    :ivar replayed: whether the last call of :meth:`process`,
+        :meth:`resume` or :meth:`restart` ran nothing because its
+        ``message_id`` had run already (its outcome is what is stored).
     """
 
     def __init__(self, db_obj: StoredWorkflow, **kwargs: Any) -> None:
@@ -882,22 +1741,19 @@ class StoredWorkflowEngine(DbWorkflowEngine):
         self._stored_objects = StoredObjects(self, 0)
         self.objects: StoredObjects = self._stored_objects
         db_obj.objects = self._stored_objects
-        # How many objects have each status, kept up to date by the saves,
-        # so that progress reports need not load the objects.
-        self._status_counts = {status.value: 0 for status in ObjectStatus}
+        self.unit_of_work = UnitOfWork(self)
+        self.replayed = False
         self._depth = 0
-        self._connection: Any = None
-        self._saved_state: tuple[int, list[int]] | None = None
-        # Completions are committed with the next save (the next object's
-        # start, or the end of the run): one commit per object boundary.
-        self._deferring = False
-        self._staged: list[dict[str, Any]] = []
-        self._left_halted = False
 
     @classproperty
     def processing_factory(cls) -> Any:
         """:class:`StoredProcessingFactory`."""
         return StoredProcessingFactory
+
+    @property
+    def _connection(self) -> Any:
+        """The connection of the run in progress (``unit_of_work.connection``)."""
+        return self.unit_of_work.connection
 
     # -- creating and loading ------------------------------------------------
 
@@ -910,6 +1766,8 @@ class StoredWorkflowEngine(DbWorkflowEngine):
         data: Iterable[Any] | None = None,
         extra_data: dict[str, Any] | None = None,
         registry: Registry = registry,
+        uuid: str | None = None,
+        message_id: str | None = None,
     ) -> StoredWorkflowEngine:
         """Create and store a new workflow running the definition ``name``.
 
@@ -917,7 +1775,8 @@ class StoredWorkflowEngine(DbWorkflowEngine):
         status NEW, :data:`BATCH_SIZE` objects per statement: ``data`` may be
         an iterator (a generator reading a file, say), which is read once
         and never held in memory whole. Anything that cannot be stored rolls
-        the whole transaction back, so nothing is written then.
+        the whole transaction back, so nothing is written then. The history
+        gets a ``created`` event.
 
         :param name: the definition's name in ``registry``.
         :param store: where to store the workflow.
@@ -925,17 +1784,24 @@ class StoredWorkflowEngine(DbWorkflowEngine):
             an iterator.
         :param extra_data: the engine's initial ``extra_data`` (JSON values).
         :param registry: the registry to look ``name`` up in.
+        :param uuid: the new workflow's uuid (any spelling
+            :class:`uuid.UUID` accepts); a new random one by default.
+        :param message_id: the id of the message asking for it, recorded
+            with the ``created`` event.
         :raises UnknownWorkflowError: when ``name`` is not known.
         :raises UnserializableDataError: when ``data`` or ``extra_data`` holds
             a non-JSON value.
+        :raises WorkflowExistsError: when a workflow with ``uuid`` is stored.
+        :raises ValueError: when ``uuid`` is not a uuid.
         """
         definition = registry.get(name)
         items = _checked_data(data)
         extra = dict(extra_data or {})
         extra_json = to_json(extra, "extra_data")
+        new_uuid = str(uuid_module.uuid4()) if uuid is None else parse_uuid(uuid)
         db_obj = StoredWorkflow(
             store,
-            str(uuid_module.uuid4()),
+            new_uuid,
             name,
             WorkflowStatus.NEW,
             "",
@@ -946,27 +1812,39 @@ class StoredWorkflowEngine(DbWorkflowEngine):
         eng.callbacks.replace(definition)
         db_obj.fingerprint = fingerprint(eng.callbacks.get("*"))
         eng.extra_data.update(extra)
-        eng._saved_state = (-1, [0])
+        eng.unit_of_work.saved_state = (-1, [0])
         now = utcnow()
-        with store.begin() as conn:
-            conn.execute(
-                insert(_WF),
-                {
-                    "uuid": db_obj.uuid,
-                    "name": name,
-                    "status": WorkflowStatus.NEW.value,
-                    "created": now,
-                    "modified": now,
-                    "extra_data": extra,
-                    "token_pos": -1,
-                    "callback_pos": [0],
-                    "fingerprint": db_obj.fingerprint,
-                    "version": 0,
-                },
-            )
-            count = eng._insert_objects(conn, items, now, 0)
+        try:
+            with store.begin() as conn:
+                conn.execute(
+                    insert(_WF),
+                    {
+                        "uuid": db_obj.uuid,
+                        "name": name,
+                        "status": WorkflowStatus.NEW.value,
+                        "created": now,
+                        "modified": now,
+                        "extra_data": extra,
+                        "token_pos": -1,
+                        "callback_pos": [0],
+                        "fingerprint": db_obj.fingerprint,
+                        "version": 0,
+                    },
+                )
+                record_event(
+                    conn, db_obj.uuid, "created", message_id=message_id, time=now
+                )
+                count = eng._insert_objects(conn, items, now, 0)
+        except IntegrityError:
+            if uuid is None or not _is_stored(store, db_obj.uuid):
+                raise
+            raise WorkflowExistsError(
+                f"A workflow with uuid {db_obj.uuid} is stored already: resume"
+                " or restart it, or start the new one with another uuid",
+                db_obj.uuid,
+            ) from None
         eng._stored_objects._length = count
-        eng._status_counts[ObjectStatus.INITIAL.value] = count
+        eng.unit_of_work.status_counts[ObjectStatus.INITIAL.value] = count
         return eng
 
     @classmethod
@@ -977,6 +1855,7 @@ class StoredWorkflowEngine(DbWorkflowEngine):
 
         Its objects are loaded when the run (or the caller) reads them, a
         batch at a time (see :class:`StoredObjects`). Loading writes nothing.
+        A run's claim reads the workflow again, in its own transaction.
 
         :param uuid: the workflow's uuid.
         :param store: where it is stored.
@@ -987,18 +1866,14 @@ class StoredWorkflowEngine(DbWorkflowEngine):
         """
         uuid = str(uuid)
         with store.connect() as conn:
-            row = conn.execute(select(_WF).where(_WF.c.uuid == uuid)).first()
+            row = conn.execute(_SELECT_WORKFLOW, {"w_uuid": uuid}).first()
             if row is None:
                 raise WorkflowNotFoundError(
                     f"No workflow with uuid {uuid!r} in {store!r}; list the stored"
                     " ones with workflow.storage.list_workflows()",
                     uuid,
                 )
-            counts = conn.execute(
-                select(_OBJ.c.status, func.count())
-                .where(_OBJ.c.workflow_uuid == uuid)
-                .group_by(_OBJ.c.status)
-            ).all()
+            counts = conn.execute(_COUNT_OBJECTS, {"w_uuid": uuid}).all()
             conn.rollback()
         definition = registry.get(row.name)
         extra = row.extra_data or {}
@@ -1016,9 +1891,10 @@ class StoredWorkflowEngine(DbWorkflowEngine):
         eng.extra_data.update(extra)
         eng.state.token_pos = row.token_pos
         eng.state.callback_pos = list(row.callback_pos)
-        eng._saved_state = (row.token_pos, list(row.callback_pos))
+        work = eng.unit_of_work
+        work.saved_state = (row.token_pos, list(row.callback_pos))
         for status, count in counts:
-            eng._status_counts[status] = count
+            work.status_counts[status] = count
         eng._stored_objects._length = sum(count for _, count in counts)
         return eng
 
@@ -1033,15 +1909,8 @@ class StoredWorkflowEngine(DbWorkflowEngine):
         # An application's own statuses are stored as their values.
         return {
             names.get(value, str(value)): count
-            for value, count in self._status_counts.items()
+            for value, count in self.unit_of_work.status_counts.items()
         }
-
-    def _count(self, old: Any, new: Any) -> None:
-        counts = self._status_counts
-        old, new = old.value, new.value
-        if old in counts and new in counts:
-            counts[old] -= 1
-            counts[new] += 1
 
     def add_objects(self, data: list[Any]) -> list[StoredObject]:
         """Store one new object per JSON value of ``data``, after the others.
@@ -1077,8 +1946,8 @@ class StoredWorkflowEngine(DbWorkflowEngine):
                 )
                 for index, (object_id, text) in enumerate(zip(ids, encoded))
             ]
-        self._stored_objects._append(new)
-        self._status_counts[ObjectStatus.INITIAL.value] += len(new)
+        self._stored_objects.extend_stored(new)
+        self.unit_of_work.status_counts[ObjectStatus.INITIAL.value] += len(new)
         return new
 
     def _insert_objects(
@@ -1106,24 +1975,6 @@ class StoredWorkflowEngine(DbWorkflowEngine):
                 return position - start
             conn.exec_driver_sql(statements.insert_objects, batch)
 
-    def _object_from_row(self, row: Any) -> StoredObject:
-        extra = row.extra_data if row.extra_data is not None else {}
-        return StoredObject(
-            self,
-            row.id,
-            row.position,
-            row.data,
-            extra,
-            ObjectStatus(row.status),
-            list(row.callback_pos),
-            to_json(row.data, "data"),
-            to_json(extra, "extra_data"),
-            row.halt_message,
-            row.halt_action,
-            row.halt_payload,
-            row.error_message,
-        )
-
     # -- running -------------------------------------------------------------
 
     def process(
@@ -1134,22 +1985,34 @@ class StoredWorkflowEngine(DbWorkflowEngine):
         initial_run: bool = True,
         reset_state: bool = True,
         *,
+        take_over: bool = False,
+        allow_changed_definition: bool = False,
         force: bool = False,
+        message_id: str | None = None,
     ) -> None:
         """Run the workflow over its stored objects.
 
         :param objects: ``None`` (or the workflow's own object list) runs the
             stored objects; a list of JSON values is accepted only while the
             workflow has no objects yet, and is stored first.
-        :param force: run even if the stored workflow is RUNNING (taking over
-            from a process that died) or its definition changed.
+        :param take_over: take over a RUNNING workflow whose owner's lease
+            expired (see :class:`~workflow.storage.WorkflowStore`).
+        :param allow_changed_definition: run even if the definition changed
+            since the workflow was saved.
+        :param force: both, and take over a RUNNING workflow even while its
+            owner's lease runs (the owner stops at its next save).
+        :param message_id: the id of the message asking for the run (a task
+            queue's): when the workflow is RUNNING under a claim with this
+            id (the message's earlier attempt was cut short), the run goes on
+            from where that attempt stopped; when its history has a claim
+            with it, nothing runs and ``replayed`` is set.
 
         The other parameters are those of
         :meth:`~workflow.engine.GenericWorkflowEngine.process`.
 
         :raises WorkflowBusyError: when another process runs the workflow.
         :raises DefinitionChangedError: when the definition changed since the
-            workflow was saved, unless ``force``.
+            workflow was saved, unless allowed.
         """
         own = self.db_obj.objects
         if objects is None or objects is own or objects is self.objects:
@@ -1161,14 +2024,24 @@ class StoredWorkflowEngine(DbWorkflowEngine):
                 "A stored workflow processes its own objects: call process() with"
                 " no objects (add new ones with add_objects() first)"
             )
-        with self._claimed(force):
-            super().process(
-                objects,
-                stop_on_error=stop_on_error,
-                stop_on_halt=stop_on_halt,
-                initial_run=initial_run,
-                reset_state=reset_state,
-            )
+        with self._claimed(
+            None,
+            None,
+            take_over=take_over,
+            allow_changed_definition=allow_changed_definition,
+            force=force,
+            message_id=message_id,
+        ) as outcome:
+            if outcome is Claim.CARRY_ON:
+                self._go_on(stop_on_error, stop_on_halt)
+            elif outcome is Claim.RUN:
+                super().process(
+                    objects,
+                    stop_on_error=stop_on_error,
+                    stop_on_halt=stop_on_halt,
+                    initial_run=initial_run,
+                    reset_state=reset_state,
+                )
 
     def restart(
         self,
@@ -1178,52 +2051,93 @@ class StoredWorkflowEngine(DbWorkflowEngine):
         stop_on_error: bool = True,
         stop_on_halt: bool = True,
         *,
+        take_over: bool = False,
+        allow_changed_definition: bool = False,
         force: bool = False,
+        message_id: str | None = None,
     ) -> None:
         """Restart the stored workflow from a position relative to where it stopped.
 
         The words are those of
         :meth:`~workflow.engine.GenericWorkflowEngine.restart`; they are
-        checked before the workflow is claimed.
+        checked before the workflow is claimed, and apply to the position
+        the claim reads.
 
+        :param take_over: as for :meth:`process`.
+        :param allow_changed_definition: as for :meth:`process`.
         :param force: as for :meth:`process`.
+        :param message_id: as for :meth:`process`: a restart whose message's
+            earlier attempt was cut short goes on from where it stopped (it
+            does not restart again).
         :raises WorkflowError: for an unknown word.
         """
         if self._depth:
             super().restart(obj, task, objects, stop_on_error, stop_on_halt)
             return
         check_restart_words(obj, task)
-        with self._claimed(force):
-            super().restart(obj, task, objects, stop_on_error, stop_on_halt)
+        with self._claimed(
+            "restarted",
+            {"object": obj, "task": task},
+            take_over=take_over,
+            allow_changed_definition=allow_changed_definition,
+            force=force,
+            message_id=message_id,
+        ) as outcome:
+            if outcome is Claim.CARRY_ON:
+                self._go_on(stop_on_error, stop_on_halt)
+            elif outcome is Claim.RUN:
+                super().restart(obj, task, objects, stop_on_error, stop_on_halt)
 
     def resume(
         self,
         force: bool = False,
         stop_on_error: bool = True,
         stop_on_halt: bool = True,
+        *,
+        take_over: bool = False,
+        allow_changed_definition: bool = False,
+        message_id: str | None = None,
     ) -> None:
         """Go on from where the stored workflow stopped.
+
+        Where it stopped is read by the claim, in its transaction:
 
         * HALTED or ERROR: after the task that stopped it
           (``restart('current', 'next')``).
         * NEW: from the start.
-        * COMPLETED: nothing to do; returns at once.
-        * RUNNING (its process died; needs ``force=True``): when the object
-          it was at is COMPLETED, with the next object; when that object
-          HALTED or failed, after the task that stopped it; otherwise that
-          object again, from the task position saved when it started.
+        * COMPLETED: nothing to do; returns at once, claiming nothing.
+        * RUNNING (its process died; needs ``take_over`` or ``force``): when
+          the object it was at is COMPLETED, with the next object; when that
+          object HALTED or failed, after the task that stopped it; otherwise
+          that object again, from the task position saved when it started.
 
-        :param force: take over a RUNNING workflow, or run a changed
-            definition.
-        :raises WorkflowBusyError: when the workflow is RUNNING and ``force``
-            is false, or another process claims it first.
+        :param force: as for :meth:`process`.
+        :param take_over: as for :meth:`process`.
+        :param allow_changed_definition: as for :meth:`process`.
+        :param message_id: as for :meth:`process`.
+        :raises WorkflowBusyError: when the workflow is RUNNING and may not be
+            taken over, or another process claims it first.
         """
-        status = self.db_obj.status
-        if status is WorkflowStatus.COMPLETED:
-            return
+        with self._claimed(
+            "resumed",
+            None,
+            take_over=take_over,
+            allow_changed_definition=allow_changed_definition,
+            force=force,
+            message_id=message_id,
+            resuming=True,
+        ) as outcome:
+            if outcome is Claim.RUN or outcome is Claim.CARRY_ON:
+                self._go_on(stop_on_error, stop_on_halt)
+
+    def _go_on(self, stop_on_error: bool, stop_on_halt: bool) -> None:
+        """Run on from where the workflow stopped, as the claim read it."""
+        status = self.unit_of_work.previous_status
         if status is WorkflowStatus.NEW or self.state.token_pos < 0:
-            self.process(
-                stop_on_error=stop_on_error, stop_on_halt=stop_on_halt, force=force
+            super().process(
+                self.db_obj.objects,
+                stop_on_error=stop_on_error,
+                stop_on_halt=stop_on_halt,
             )
             return
         words = ("current", "next")
@@ -1235,160 +2149,60 @@ class StoredWorkflowEngine(DbWorkflowEngine):
                 words = ("next", "first")
             elif current not in (ObjectStatus.HALTED, ObjectStatus.ERROR):
                 words = ("current", "current")
-        self.restart(*words, None, stop_on_error, stop_on_halt, force=force)
+        elif status is WorkflowStatus.COMPLETED:
+            # A message's own completed run, carried on: nothing is left.
+            return
+        super().restart(*words, None, stop_on_error, stop_on_halt)
 
     @contextmanager
-    def _claimed(self, force: bool) -> Iterator[None]:
-        """Hold the workflow for the outermost run, and release it at the end."""
+    def _claimed(
+        self,
+        event: str | None,
+        details: dict[str, Any] | None,
+        **claim: Any,
+    ) -> Iterator[Claim]:
+        """Hold the workflow for the outermost run, and end the hold after it.
+
+        An exception other than a halt or a task's error (both recorded)
+        that leaves the workflow RUNNING under this claim (a signal
+        receiver's, say) releases it (:meth:`UnitOfWork.release`), so that
+        the database shows where the run stopped and a plain resume goes
+        on; the exception then goes on to the caller.
+        """
         if self._depth:
             self._depth += 1
             try:
-                yield
+                yield Claim.RUN
             finally:
                 self._depth -= 1
             return
-        self._extra_json()
-        try:
-            self._claim(force)
-            self._depth = 1
-            yield
-            if self._staged:
-                self._commit(None)
-        finally:
-            # After a failure, completions not yet committed are dropped: the
-            # database then shows those objects as started, not done, and a
-            # resume runs them again, as after a crash.
-            self._depth = 0
-            self._staged = []
-            connection, self._connection = self._connection, None
-            if connection is not None:
-                connection.close()
-
-    def _claim(self, force: bool) -> None:
-        db_obj = self.db_obj
-        definition = self.callbacks.get("*")
-        current = fingerprint(definition)
-        # A fingerprint stored by 2.2.0 has the old format: the claim below
-        # stores the current one.
-        if not fingerprint_matches(db_obj.fingerprint, definition) and not force:
-            raise DefinitionChangedError(
-                f"The definition {db_obj.name!r} changed since workflow"
-                f" {db_obj.uuid} was saved; its saved position may no longer fit."
-                " Pass force=True to run it with the new definition anyway",
-                db_obj.uuid,
-                db_obj.name,
-            )
-        if db_obj.status is WorkflowStatus.RUNNING and not force:
-            raise WorkflowBusyError(
-                f"Workflow {db_obj.uuid} is RUNNING in another process. If that"
-                " process died, take the workflow over with force=True",
-                db_obj.uuid,
-            )
-        self._connection = connection = db_obj.store.connect()
-        try:
-            result = connection.execute(
-                _CLAIM_WORKFLOW,
-                {
-                    "w_uuid": db_obj.uuid,
-                    "w_version": db_obj.version,
-                    "w_status": db_obj.status.value,
-                    "status": WorkflowStatus.RUNNING.value,
-                    "version": db_obj.version + 1,
-                    "fingerprint": current,
-                    "modified": utcnow(),
-                },
-            )
-            if result.rowcount != 1:
-                raise WorkflowBusyError(
-                    f"Workflow {db_obj.uuid} was claimed by another process since"
-                    " it was loaded; load it again to see its new status",
-                    db_obj.uuid,
-                )
-            connection.commit()
-        except BaseException:
-            _roll_back(connection)
-            raise
-        db_obj.version += 1
-        db_obj.status = WorkflowStatus.RUNNING
-        db_obj.fingerprint = current
-
-    def _extra_json(self) -> str:
-        return to_json(self.extra_data, "engine extra_data")
-
-    def _commit(self, object_values: dict[str, Any] | None, status: Any = None) -> None:
-        """Commit the workflow's state (and an object's values) at once.
-
-        :raises WorkflowBusyError: when the workflow's version moved on (it
-            was taken over by another process); nothing is written then.
-        """
-        connection = self._connection
-        if self._deferring and connection is not None and object_values is not None:
-            self._staged.append(object_values)
+        work = self.unit_of_work
+        # Refused before the claim: unstorable extra_data would fail the
+        # run's first save.
+        work.extra_json()
+        self.replayed = False
+        outcome = work.claim(event, details=details, **claim)
+        if outcome is Claim.REPLAY or outcome is Claim.DONE:
+            self.replayed = outcome is Claim.REPLAY
+            yield outcome
             return
-        db_obj = self.db_obj
-        state = self.state
-        values: dict[str, Any] = {
-            "w_uuid": db_obj.uuid,
-            "w_version": db_obj.version,
-            "modified": utcnow(),
-        }
-        saved_state = (state.token_pos, state.callback_pos)
-        # The stored position always names the object being (or last)
-        # processed, as of an object's save. At the start of a run the
-        # engine's position is the one a restart computed, before any object
-        # was taken: storing it would make a crash right there look like a
-        # different position, so the RUNNING save at the start leaves it out.
-        keeps_position = object_values is None and status is WorkflowStatus.RUNNING
-        if saved_state != self._saved_state and not keeps_position:
-            values["token_pos"] = state.token_pos
-            values["callback_pos"] = list(state.callback_pos)
-        if status is not None:
-            values["status"] = status.value
         try:
-            extra_json = self._extra_json()
-        except UnserializableDataError:
-            if not _records_error(status, object_values):
-                raise
-            # Recording a failure must not fail in turn: the failure may be
-            # this very extra_data. The extra_data last stored stay as they are.
-            extra_json = db_obj._saved_extra_json
-        if extra_json != db_obj._saved_extra_json:
-            values["extra_data"] = extra_json
-        if connection is None:
-            with db_obj.store.connect() as own_connection:
-                self._execute(own_connection, values, object_values)
-        else:
-            self._execute(connection, values, object_values)
-        self._saved_state = (state.token_pos, list(state.callback_pos))
-        db_obj._saved_extra_json = extra_json
-        if status is not None:
-            db_obj.status = status
-
-    def _execute(
-        self,
-        connection: Any,
-        workflow_values: dict[str, Any],
-        object_values: dict[str, Any] | None,
-    ) -> None:
-        statements = _statements(connection.dialect)
-        try:
-            sql, parameters = statements.update_workflow(workflow_values)
-            if connection.exec_driver_sql(sql, parameters).rowcount != 1:
-                raise WorkflowBusyError(
-                    f"Workflow {self.db_obj.uuid} was taken over by another"
-                    " process; this process stops running it",
-                    self.db_obj.uuid,
-                )
-            for staged in self._staged:
-                connection.exec_driver_sql(*statements.update_object(staged))
-            if object_values is not None:
-                connection.exec_driver_sql(*statements.update_object(object_values))
-            self._staged = []
-            connection.commit()
-        except BaseException:
-            self._staged = []
-            _roll_back(connection)
+            self._depth = 1
+            yield outcome
+            work.flush()
+        except Exception as failure:
+            if self.db_obj.status is WorkflowStatus.RUNNING and not isinstance(
+                failure, WorkflowBusyError
+            ):
+                work.close()
+                # The database may be what failed: the claim's lease then
+                # lets another process take the workflow over.
+                with suppress(Exception):
+                    work.release(failure)
             raise
+        finally:
+            self._depth = 0
+            work.close()
 
 
 def _records_error(status: Any, object_values: dict[str, Any] | None) -> bool:
@@ -1399,6 +2213,12 @@ def _records_error(status: Any, object_values: dict[str, Any] | None) -> bool:
         object_values is not None
         and object_values.get("status") == ObjectStatus.ERROR.value
     )
+
+
+def _is_stored(store: WorkflowStore, uuid: str) -> bool:
+    with store.connect() as connection:
+        found = connection.execute(_SELECT_WORKFLOW, {"w_uuid": uuid}).first()
+    return found is not None
 
 
 def _roll_back(connection: Any) -> None:

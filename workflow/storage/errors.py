@@ -18,6 +18,7 @@ __all__ = (
     "UnknownWorkflowError",
     "UnserializableDataError",
     "WorkflowBusyError",
+    "WorkflowExistsError",
     "WorkflowNotFoundError",
 )
 
@@ -65,8 +66,25 @@ class WorkflowNotFoundError(_StorageError):
 class WorkflowBusyError(_StorageError):
     """Another process is running the workflow, or took it over.
 
-    :param message: what was refused and why.
+    :param message: what was refused, why, and what to do about it.
     :param uuid: the workflow's uuid.
+    :param heartbeat: when the run holding the workflow last showed it was
+        alive (an aware UTC datetime), when it is RUNNING; else ``None``.
+    :param lease_expires: when that run counts as dead, so that
+        ``take_over=True`` may take the workflow over; else ``None``.
+    """
+
+    _fields = ("uuid", "heartbeat", "lease_expires")
+    uuid: str
+    heartbeat: Any
+    lease_expires: Any
+
+
+class WorkflowExistsError(_StorageError):
+    """A new workflow was given the uuid of a stored one.
+
+    :param message: which uuid, and what to do.
+    :param uuid: the uuid asked for.
     """
 
     _fields = ("uuid",)

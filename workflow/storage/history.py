@@ -10,14 +10,20 @@ pen, or ``None``), the id of the task-queue message that caused it (or
 
 The events:
 
+``created``
+    the workflow was stored (with the id of the message that asked for it,
+    if any).
 ``started``
     the first run of a new workflow began.
 ``resumed``, ``restarted``
     a later run began; a restart's details name its ``object`` and ``task``
     words.
 ``taken_over``
-    a run began by taking the workflow over from another process; the
-    details name the previous claim.
+    a run began by taking over a workflow that was RUNNING (its owner's
+    lease expired, it was forced, or the same message's earlier attempt was
+    cut short); the details name what the run was asked to do (``as``:
+    ``resumed``, ``restarted``...) and the previous claim (``previous``: its
+    ``claim`` token, ``message_id`` and last ``heartbeat``).
 ``object_started``, ``object_finished``
     an object began, and left, the tasks; the finish names the object's
     ``status``.
@@ -28,13 +34,18 @@ The events:
 ``completed``
     the run ended with every object done.
 ``interrupted``
-    the run was stopped from outside (Ctrl-C) and its claim released.
+    the run was stopped from outside (Ctrl-C), or by an exception that is
+    not a task's (a signal receiver's: its ``error`` line is in the
+    details), and its claim released: the details name the ``status`` the
+    workflow was left with.
 ``action``
     a person took an action on the workflow (in the holding pen): the
     details name it.
 
 Events are written in the transaction of the change they describe, so the
-history never shows what the database does not.
+history never shows what the database does not. ``object_started`` and
+``object_finished`` are written only by a store made with
+``object_history=True`` (:class:`~workflow.storage.models.WorkflowStore`).
 """
 
 from __future__ import annotations
@@ -43,16 +54,15 @@ import dataclasses
 import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import Connection, insert, select
 
 from .models import HistoryRecord, utcnow
 
 if TYPE_CHECKING:
-    from sqlalchemy import Connection
-
     from .models import WorkflowStore
 
 __all__ = (
+    "CLAIM_EVENTS",
     "EVENTS",
     "HistoryEntry",
     "record_event",
@@ -60,6 +70,7 @@ __all__ = (
 )
 
 EVENTS: tuple[str, ...] = (
+    "created",
     "started",
     "resumed",
     "restarted",
@@ -73,6 +84,10 @@ EVENTS: tuple[str, ...] = (
     "action",
 )
 """The names an event of the history can have, in no particular order."""
+
+CLAIM_EVENTS: tuple[str, ...] = ("started", "resumed", "restarted", "taken_over")
+"""The events of a claim: a run began. A message id recorded with one of
+them has run the workflow."""
 
 _HISTORY = HistoryRecord.__table__
 

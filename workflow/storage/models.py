@@ -63,6 +63,7 @@ from sqlalchemy.orm import (
 )
 
 __all__ = (
+    "DEFAULT_LEASE",
     "SCHEMA_REVISION",
     "Base",
     "HistoryRecord",
@@ -75,6 +76,11 @@ __all__ = (
 SCHEMA_REVISION = "0002"
 """The revision of the migrations (:mod:`workflow.storage.schema`) that these
 models match: a store uses only databases at this revision."""
+
+
+DEFAULT_LEASE = datetime.timedelta(minutes=5)
+"""How long a RUNNING workflow's owner counts as alive after its last
+heartbeat, unless its store says otherwise (:class:`WorkflowStore`)."""
 
 
 def utcnow() -> datetime.datetime:
@@ -250,9 +256,21 @@ class WorkflowStore:
 
     :param url: a SQLAlchemy URL, e.g. ``sqlite:///workflow.db`` (a file in
         the working directory) or ``postgresql+psycopg://user@host/dbname``.
+    :param lease: how long the process running a workflow counts as alive
+        after its last heartbeat (written when it claims the workflow and at
+        every object boundary). Past it, ``take_over=True`` may take the
+        workflow over. Make it longer than the slowest object takes, and
+        than the clocks of the machines sharing the database differ.
+    :param object_history: record ``object_started`` and ``object_finished``
+        events in the run history (:mod:`workflow.storage.history`), two
+        rows per object; off by default, as they cost about as much as the
+        object's own save. Runs, halts, errors and take-overs are always
+        recorded.
     :param engine_kwargs: passed on to :func:`sqlalchemy.create_engine`.
 
     :ivar engine: the :class:`sqlalchemy.engine.Engine`.
+    :ivar lease: the lease, a :class:`~datetime.timedelta`.
+    :ivar object_history: whether per-object events are recorded.
 
     SQLite connections use the write-ahead log, ``synchronous=NORMAL``,
     foreign keys and a 30 s busy timeout. Creating a store connects to
@@ -264,7 +282,21 @@ class WorkflowStore:
     store as a context manager) to close the connections.
     """
 
-    def __init__(self, url: str = "sqlite:///workflow.db", **engine_kwargs: Any):
+    def __init__(
+        self,
+        url: str = "sqlite:///workflow.db",
+        *,
+        lease: datetime.timedelta = DEFAULT_LEASE,
+        object_history: bool = False,
+        **engine_kwargs: Any,
+    ):
+        if not isinstance(lease, datetime.timedelta) or lease <= datetime.timedelta(0):
+            raise ValueError(
+                f"WorkflowStore lease must be a positive datetime.timedelta, not"
+                f" {lease!r}"
+            )
+        self.lease = lease
+        self.object_history = bool(object_history)
         try:
             parsed = make_url(url)
         except Exception as exc:
