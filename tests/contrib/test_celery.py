@@ -8,6 +8,7 @@ real redis to real ``celery worker`` processes started by the fixtures in
 
 from __future__ import annotations
 
+import datetime
 import importlib.util
 import json
 import logging
@@ -52,6 +53,7 @@ from workflow.contrib.celery import (
 from workflow.engine_db import ObjectStatus, WorkflowStatus
 from workflow.errors import WorkflowError
 from workflow.storage import (
+    WorkflowRecord,
     WorkflowStore,
     get_workflow,
     list_objects,
@@ -67,6 +69,14 @@ from workflow.storage.schema import VERSION_TABLE
 pytestmark = pytest.mark.timeout(30)
 
 RESULT_TIMEOUT = 30
+# A run stopped by a database error is released by the storage (left HALTED,
+# an "interrupted" event with the message id); the retry of that message
+# must carry it on, but round3-16's claim replays it instead. The fix is in
+# UnitOfWork._claim (see the report of round3-15): then remove this marker.
+RETRY_AFTER_RELEASE = pytest.mark.xfail(
+    strict=True,
+    reason="storage replays a message's run released after a database error",
+)
 # The class of the storage's refusal of a start given a uuid in use.
 EXISTS_ERROR = "WorkflowExistsError"
 UNKNOWN_UUID = "00000000-0000-4000-8000-000000000000"
@@ -84,14 +94,20 @@ def make_store(url: str) -> WorkflowStore:
 
 
 def set_running(store: WorkflowStore, uuid: str) -> None:
-    """Leave ``uuid`` as a process that claimed it and then died leaves it."""
+    """Leave ``uuid`` as a process that claimed it and then died leaves it.
+
+    Its last heartbeat is a day old: its lease expired long ago.
+    """
     with store.engine.begin() as conn:
         conn.execute(
-            sqlalchemy.text(
-                "UPDATE workflow_workflow SET status = :running,"
-                " version = version + 1 WHERE uuid = :uuid"
-            ),
-            {"running": WorkflowStatus.RUNNING.value, "uuid": uuid},
+            sqlalchemy.update(WorkflowRecord)
+            .where(WorkflowRecord.uuid == uuid)
+            .values(
+                status=WorkflowStatus.RUNNING.value,
+                version=WorkflowRecord.version + 1,
+                heartbeat=datetime.datetime.now(datetime.timezone.utc)
+                - datetime.timedelta(days=1),
+            )
         )
 
 
@@ -544,12 +560,13 @@ def test_a_retried_restart_of_a_stopped_workflow_restarts_it(local_tasks) -> Non
     assert [o.data["count"] for o in list_objects(uuid, store)] == [2, 2]
 
 
+@RETRY_AFTER_RELEASE
 def test_a_retried_resume_carries_on_the_run_its_attempt_left_running(
     local_tasks, caplog: pytest.LogCaptureFixture
 ) -> None:
     tasks, store = local_tasks
     uuid = start("halt_once", [item(0, halt=True), item(1), item(2)], store).uuid
-    fail_nth_workflow_update(tasks.store(), 2)
+    fail_nth_workflow_update(tasks.store(), AFTER_THE_CLAIM)
     with caplog.at_level(logging.WARNING, logger="workflow.contrib.celery"):
         result = tasks.resume.apply(args=[uuid]).get()
     assert "hit a transient database error, retry 1" in caplog.text
@@ -557,12 +574,15 @@ def test_a_retried_resume_carries_on_the_run_its_attempt_left_running(
     assert [o.data["count"] for o in list_objects(uuid, store)] == [1, 1, 1]
 
 
+@RETRY_AFTER_RELEASE
 def test_a_retried_restart_carries_on_the_run_its_attempt_left_running(
     local_tasks, caplog: pytest.LogCaptureFixture
 ) -> None:
     tasks, store = local_tasks
     uuid = start("halt_once", [item(0), item(1)], store).uuid
-    fail_nth_workflow_update(tasks.store(), 2)
+    # The update after the first object's start: the restart's position is
+    # saved by then (see docs/celery.rst for a restart stopped before).
+    fail_nth_workflow_update(tasks.store(), AFTER_THE_CLAIM + 1)
     with caplog.at_level(logging.WARNING, logger="workflow.contrib.celery"):
         result = tasks.restart.apply(args=[uuid, "first", "first"]).get()
     assert "hit a transient database error, retry 1" in caplog.text
@@ -636,12 +656,15 @@ def test_a_stored_name_that_names_no_definition_is_refused(local_tasks) -> None:
     assert get_workflow(uuid, store).status is WorkflowStatus.HALTED
 
 
+AFTER_THE_CLAIM = 3
+
+
 def fail_nth_workflow_update(store: WorkflowStore, n: int) -> None:
     """Make the ``n``-th UPDATE of the workflow table fail as a locked file.
 
-    In a run, update 1 is the claim (the workflow stays as it was) and
-    update 2 the RUNNING save right after it (the workflow is left RUNNING,
-    at its old position).
+    In a run, update 1 locks the workflow's row for the claim, update 2 is
+    the claim (failing either leaves the workflow as it was), and update 3
+    the first save of the run, after the claim was committed.
     """
     seen = {"updates": 0}
 
@@ -653,7 +676,11 @@ def fail_nth_workflow_update(store: WorkflowStore, n: int) -> None:
                 raise sqlite3.OperationalError("database is locked")
 
 
-@pytest.mark.parametrize("n", [1, 2], ids=["at-the-claim", "after-the-claim"])
+@pytest.mark.parametrize(
+    "n",
+    [1, 2, pytest.param(AFTER_THE_CLAIM, marks=RETRY_AFTER_RELEASE)],
+    ids=["locking", "at-the-claim", "after-the-claim"],
+)
 def test_a_retried_start_goes_on_with_the_workflow_its_attempt_stored(
     local_tasks, n: int, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -668,9 +695,10 @@ def test_a_retried_start_goes_on_with_the_workflow_its_attempt_stored(
     assert [o.data["count"] for o in list_objects(result["uuid"], store)] == [1, 1]
 
 
+@RETRY_AFTER_RELEASE
 def test_a_retried_start_keeps_its_flags(local_tasks) -> None:
     tasks, store = local_tasks
-    fail_nth_workflow_update(tasks.store(), 2)
+    fail_nth_workflow_update(tasks.store(), AFTER_THE_CLAIM)
     result = tasks.start.apply(
         args=["halt_once", [item(0, halt=True), item(1)]],
         kwargs={"stop_on_halt": False},
@@ -1310,6 +1338,7 @@ def test_worker_retries_a_transient_error_until_it_clears(
 @pytest.mark.celery
 @pytest.mark.postgresql
 @pytest.mark.timeout(60)
+@RETRY_AFTER_RELEASE
 def test_a_start_retried_after_its_connection_dropped_keeps_its_workflow(
     worker_pool: WorkerPool, postgresql_url: str
 ) -> None:
