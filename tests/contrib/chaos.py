@@ -8,6 +8,9 @@ run normally. The moments:
 ``before-run``
     the ``task_prerun`` signal: the message was received, nothing of the task
     body ran (so nothing was claimed or written).
+``workflow-started``
+    the engine's ``workflow_started`` signal: the run's claim is committed,
+    no object was saved yet.
 ``before-result``
     the task body returned (every database write of the run is committed)
     and Celery is about to store the result: the client never gets it.
@@ -26,12 +29,15 @@ import signal
 from pathlib import Path
 from typing import Any
 
+from celery import current_task
 from celery.backends.redis import RedisBackend
 from celery.signals import task_prerun
 
+from workflow.signals import workflow_started
+
 CHAOS_VARIABLE = "WORKFLOW_TEST_CHAOS"
 CHAOS_LOG = "chaos.log"
-MOMENTS = ("before-run", "before-result")
+MOMENTS = ("before-run", "workflow-started", "before-result")
 
 
 def _planned() -> tuple[str, str] | None:
@@ -75,6 +81,13 @@ def killed(directory: Path) -> list[list[str]]:
 @task_prerun.connect
 def _before_run(sender: Any = None, task_id: str = "", **_: Any) -> None:
     maybe_kill("before-run", getattr(sender, "name", ""), task_id)
+
+
+@workflow_started.connect
+def _workflow_started(sender: Any = None, **_: Any) -> None:
+    # Outside a task (in the test's own process), the proxy is falsy.
+    if current_task and current_task.request.id is not None:
+        maybe_kill("workflow-started", current_task.name, current_task.request.id)
 
 
 class ChaosRedisBackend(RedisBackend):

@@ -185,6 +185,33 @@ def test_a_redelivered_restart_does_not_run_the_workflow_again(
     assert result == result_dict(uuid, "halt_once", "COMPLETED", replayed=True)
 
 
+# A restart whose worker died after its claim, before its first object: the
+# redelivery must still restart (round3-16 carries on from the position the
+# workflow had before the restart, so here it went on past the halt at
+# object 1 and never ran object 0 again).
+RESTART_POSITION_NOT_CLAIMED = pytest.mark.xfail(
+    strict=True,
+    reason="storage carries a restart on from the position before the restart",
+)
+
+
+@RESTART_POSITION_NOT_CLAIMED
+def test_a_restart_killed_before_its_first_object_restarts_on_redelivery(
+    worker_pool: WorkerPool, client: WorkflowTasks, store: WorkflowStore, store_url: str
+) -> None:
+    uuid = start("halt_once", [item(0), item(1, halt=True), item(2)], store).uuid
+    assert counts(uuid, store) == [1, 0, 0]
+    chaos_worker(worker_pool, store_url, "workflow-started:wftest.restart")
+    result = client.restart.delay(uuid, "first", "first").get(
+        timeout=REDELIVERY_TIMEOUT
+    )
+    assert [kill[0] for kill in killed(worker_pool.directory)] == ["workflow-started"]
+    # Restarted from the first object, once; object 1 halted on its first
+    # visit only, so this time it ran on.
+    assert counts(uuid, store) == [2, 1, 1]
+    assert result == result_dict(uuid, "halt_once", "COMPLETED")
+
+
 # -- 5. A redelivered start does not create a second workflow ------------------
 
 
