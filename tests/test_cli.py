@@ -7,6 +7,7 @@ read back through :mod:`workflow.storage`.
 
 from __future__ import annotations
 
+import datetime
 import fcntl
 import io
 import json
@@ -27,15 +28,18 @@ import time
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, event
+from sqlalchemy import Engine, event, update
 
 import workflow
 from workflow._progress import Progress
 from workflow.cli import CommandError, load_definition, main, parse_data, read_data
+from workflow.engine_db import WorkflowStatus
 from workflow.errors import HaltProcessing
 from workflow.storage import (
+    DEFAULT_LEASE,
     Registry,
     StoredWorkflowEngine,
+    WorkflowRecord,
     WorkflowStore,
     list_objects,
     list_workflows,
@@ -532,6 +536,37 @@ def test_resume_of_a_changed_definition_needs_allowing(work, flag):
     )
     assert (taken.returncode, taken.stderr) == (1, refused.stderr)
     assert allowed.returncode == 3
+
+
+def test_resume_of_a_running_workflow_takes_it_over_only_as_asked(work):
+    uuid = started(work)
+    beat = datetime.datetime.now(datetime.timezone.utc)
+    store = WorkflowStore(f"sqlite:///{work}/wf.db")
+    try:
+        with store.engine.begin() as connection:
+            connection.execute(
+                update(WorkflowRecord)
+                .where(WorkflowRecord.uuid == uuid)
+                .values(status=WorkflowStatus.RUNNING.value, heartbeat=beat)
+            )
+    finally:
+        store.dispose()
+    expires = beat + DEFAULT_LEASE
+    refused = cli("resume", uuid, cwd=work)
+    live = cli("resume", uuid, "--take-over", cwd=work)
+    assert (refused.returncode, refused.stdout) == (1, "")
+    assert refused.stderr == (
+        f"workflow: error: workflow {uuid} is RUNNING in another process (last"
+        f" heartbeat {beat:%Y-%m-%d %H:%M:%S} UTC, lease until"
+        f" {expires:%Y-%m-%d %H:%M:%S} UTC); if that process died, take it over"
+        " with --take-over once its lease has expired, or with --force at once\n"
+    )
+    assert (live.returncode, live.stderr) == (1, refused.stderr)
+    forced = cli("resume", uuid, "--force", cwd=work)
+    assert (forced.returncode, forced.stdout.splitlines()[-1]) == (
+        3,
+        "halted: grade 2 fails",
+    )
 
 
 # --------------------------------------------------------------------------

@@ -11,10 +11,22 @@ the result as one JSON line:
 
 from __future__ import annotations
 
+import contextlib
+import datetime
 import json
+import os
+import random
 import sys
+import time
 
-from workflow.storage import WorkflowBusyError, WorkflowStore, resume, start
+from workflow.storage import (
+    WorkflowBusyError,
+    WorkflowStore,
+    get_workflow,
+    restart,
+    resume,
+    start,
+)
 
 
 def race_worker(url, uuid, rounds, barrier, results):
@@ -29,6 +41,46 @@ def race_worker(url, uuid, rounds, barrier, results):
                 results.put((round_number, "busy"))
             else:
                 results.put((round_number, result.status.name))
+    finally:
+        store.dispose()
+
+
+CHAOS_LEASE = datetime.timedelta(seconds=0.5)
+"""The lease of the chaos test's store: a killed owner is dead soon."""
+
+
+def chaos_worker(url, uuid, seed, ready):
+    """Resume, restart and take over ``uuid`` at random until killed.
+
+    ``ready`` is set once the worker is working.
+
+    Plain resumes and restarts of a RUNNING workflow are refused; a
+    take-over waits for the lease; a forced resume cuts a live owner off.
+    The parent kills workers at random moments. The workflow runs longer
+    than the test lets the workers loose, so no restart runs a completed
+    workflow again.
+    """
+    chooser = random.Random(seed)
+    store = WorkflowStore(url, lease=CHAOS_LEASE)
+    calls = [
+        lambda number: resume(uuid, store, message_id=f"{os.getpid()}-{number}"),
+        lambda number: resume(uuid, store, take_over=True),
+        lambda number: resume(uuid, store, force=True),
+        # The object at hand from the task it stopped at: on a HALTED
+        # workflow, its halting task again (which halts only once).
+        lambda number: (
+            get_workflow(uuid, store).status.name == "HALTED"
+            and restart(uuid, store, obj="current", task="current")
+        ),
+    ]
+    try:
+        number = 0
+        ready.set()
+        while True:
+            number += 1
+            with contextlib.suppress(WorkflowBusyError):
+                chooser.choice(calls)(number)
+            time.sleep(chooser.uniform(0, 0.05))
     finally:
         store.dispose()
 

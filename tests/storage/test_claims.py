@@ -9,10 +9,15 @@ taker's hook lets it commit between two of the taker's reads.
 from __future__ import annotations
 
 import datetime
+import multiprocessing
+import os
 import pathlib
+import random
+import signal
 import subprocess
 import sys
 import threading
+import time
 import uuid as uuid_module
 
 import pytest
@@ -40,10 +45,11 @@ from workflow.storage import (
     workflow_history,
 )
 
-from . import wfdefs
+from . import run_storage, wfdefs
 
 REVIEW = "tests.storage.wfdefs:REVIEW"
 FAILING = "tests.storage.wfdefs:FAILING"
+CHAOS = "tests.storage.wfdefs:CHAOS"
 WAIT = 10
 
 
@@ -554,13 +560,13 @@ def raising_receiver():
             if getattr(sender, "uuid", None) == uuid_box[0]:
                 raise RuntimeError(f"{signal_name} receiver broke")
 
-        signal = getattr(signals, signal_name)
-        signal.connect(receiver)
-        connected.append((signal, receiver))
+        sender_signal = getattr(signals, signal_name)
+        sender_signal.connect(receiver)
+        connected.append((sender_signal, receiver))
 
     yield connect
-    for signal, receiver in connected:
-        signal.disconnect(receiver)
+    for sender_signal, receiver in connected:
+        sender_signal.disconnect(receiver)
 
 
 def test_a_raising_workflow_finished_receiver_leaves_the_run_completed(
@@ -756,3 +762,78 @@ def test_a_task_making_data_too_deep_fails_its_object(store):
         + too_deep_message("engine extra_data", path).splitlines()[0],
     )
     assert workflow_row(store, result.uuid).extra_data == {}
+
+
+# -- chaos: random take-overs and kills ------------------------------------------------
+
+
+@pytest.mark.timeout(180)
+def test_random_resumes_restarts_take_overs_and_kills_apply_each_object_once(
+    store_url,
+):
+    chooser = random.Random(15)
+    data = [
+        {"id": index, "sleep": chooser.uniform(0.4, 0.6), "review": index % 9 == 4}
+        for index in range(30)
+    ]
+    with WorkflowStore(store_url, lease=run_storage.CHAOS_LEASE) as store:
+        uuid = StoredWorkflowEngine.with_name(CHAOS, store, data=data).uuid
+        context = multiprocessing.get_context("spawn")
+        workers: list = []
+        seeds = iter(range(1000))
+
+        def spawn():
+            ready = context.Event()
+            worker = context.Process(
+                target=run_storage.chaos_worker,
+                args=(store_url, uuid, next(seeds), ready),
+            )
+            worker.start()
+            workers.append((ready, worker))
+
+        def kill(worker):
+            os.kill(worker.pid, signal.SIGKILL)
+            worker.join(10)
+
+        for _ in range(3):
+            spawn()
+        for ready, _ in workers:
+            assert ready.wait(60)
+        # About 15 s of work: still running when the chaos ends.
+        deadline = time.monotonic() + 10
+        kills = 0
+        while time.monotonic() < deadline:
+            time.sleep(chooser.uniform(0.3, 0.9))
+            working = [entry for entry in workers if entry[0].is_set()]
+            if len(working) > 1:
+                victim = chooser.choice(working)
+                workers.remove(victim)
+                kill(victim[1])
+                kills += 1
+                spawn()
+        for _, worker in workers:
+            kill(worker)
+        assert kills >= 6
+        assert get_workflow(uuid, store).status is not WorkflowStatus.COMPLETED
+        # Finish what is left: each halt needs a resume asking for it.
+        result = resume(uuid, store, force=True)
+        while result.status is WorkflowStatus.HALTED:
+            result = resume(uuid, store)
+        assert result.status is WorkflowStatus.COMPLETED
+        objects = list_objects(uuid, store)
+        assert [(info.status, info.data["applied"]) for info in objects] == [
+            (ObjectStatus.COMPLETED, 1)
+        ] * len(data)
+        assert workflow_row(store, uuid).extra_data == {"count": len(data)}
+        assert [info.data.get("halted", False) for info in objects] == [
+            item["review"] for item in data
+        ]
+        history = workflow_history(uuid, store)
+        after_halts = [
+            history[index + 1].event
+            for index, entry in enumerate(history[:-1])
+            if entry.event == "halted"
+        ]
+        assert len(after_halts) == sum(item["review"] for item in data)
+        assert "taken_over" in {entry.event for entry in history}
+        assert set(after_halts) <= {"resumed", "restarted"}

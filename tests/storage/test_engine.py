@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import re
 import uuid as uuid_module
 
 import pytest
@@ -23,6 +24,7 @@ from workflow.storage import (
     WorkflowNotFoundError,
     WorkflowRecord,
     WorkflowStore,
+    get_workflow,
     list_objects,
     registry,
     resume,
@@ -191,12 +193,59 @@ def test_each_object_boundary_is_one_commit(store):
         REVIEW, store, data=[{"id": i} for i in range(5)]
     )
     commits = []
+    saves = []
     event.listen(store.engine, "commit", lambda connection: commits.append(1))
+    event.listen(
+        store.engine,
+        "before_cursor_execute",
+        lambda conn, cursor, statement, *args: (
+            saves.append(statement)
+            if statement.startswith("WITH w AS (UPDATE workflow_workflow")
+            else None
+        ),
+    )
     eng.process()
     # the claim (which saves the workflow RUNNING), one per object start
     # (each carrying the previous object's completion), and the final
-    # COMPLETED save.
-    assert len(commits) == 1 + 5 + 1
+    # COMPLETED save. On PostgreSQL, each save after the claim is one
+    # statement in autocommit: its own transaction.
+    if store.engine.dialect.name == "postgresql":
+        assert (len(commits), len(saves)) == (1, 5 + 1)
+    else:
+        assert (len(commits), len(saves)) == (1 + 5 + 1, 0)
+
+
+@pytest.mark.postgresql
+def test_on_postgresql_an_object_boundary_is_one_round_trip(postgresql_url):
+    with WorkflowStore(postgresql_url) as store:
+        eng = StoredWorkflowEngine.with_name(
+            REVIEW, store, data=[{"id": i} for i in range(4)]
+        )
+        sent = []
+
+        def record(conn, cursor, statement, *args):
+            sent.append(
+                (statement.split()[0], conn.connection.dbapi_connection.autocommit)
+            )
+
+        event.listen(store.engine, "before_cursor_execute", record)
+        event.listen(store.engine, "commit", lambda conn: sent.append(("COMMIT", None)))
+        eng.process()
+    # The claim's transaction (lock, reads, claim, history, commit), the
+    # batch of objects read in it; then one statement per save, sent with
+    # no BEGIN or COMMIT of its own (the driver is in autocommit).
+    claim_end = sent.index(("COMMIT", None))
+    assert sent[claim_end + 1 :] == [("WITH", True)] * (4 + 1)
+    assert get_workflow(eng.uuid, store).status is WorkflowStatus.COMPLETED
+
+
+def object_updates_in(statements):
+    """The updates of objects sent, alone or within a save's one statement."""
+    return [
+        update
+        for statement in statements
+        for update in re.findall(r"UPDATE workflow_object SET [^)]*", statement)
+    ]
 
 
 def test_unchanged_data_is_not_written_again(store):
@@ -210,7 +259,7 @@ def test_unchanged_data_is_not_written_again(store):
         lambda conn, cursor, statement, *args: statements.append(statement),
     )
     eng.process()
-    object_updates = [s for s in statements if s.startswith("UPDATE workflow_object")]
+    object_updates = object_updates_in(statements)
     assert len(object_updates) == 6
     assert not any("data=" in s for s in object_updates)
 
@@ -226,11 +275,7 @@ def test_the_first_run_writes_changed_data_once_per_object(store):
         lambda conn, cursor, statement, *args: statements.append(statement),
     )
     eng.process()
-    data_updates = [
-        s
-        for s in statements
-        if s.startswith("UPDATE workflow_object") and " data=" in s
-    ]
+    data_updates = [s for s in object_updates_in(statements) if " data=" in s]
     assert len(data_updates) == 3
 
 
@@ -552,7 +597,10 @@ def test_a_rollback_that_fails_too_invalidates_the_connection(
     eng = StoredWorkflowEngine.from_uuid(halted.uuid, store)
     commits, failures, invalidated = [], [], []
 
-    def fail_one_commit(connection):
+    def fail_one_commit(connection, *args):
+        if args and not args[1].startswith("WITH w AS"):
+            return
+        # A commit, or on PostgreSQL a save's one statement in autocommit.
         commits.append(connection)
         if len(commits) == failing_commit + 1:
             failures.append(OperationalError("commit", None, Exception("disk")))
@@ -562,6 +610,7 @@ def test_a_rollback_that_fails_too_invalidates_the_connection(
         raise OperationalError("rollback", None, Exception("connection lost"))
 
     event.listen(store.engine, "commit", fail_one_commit)
+    event.listen(store.engine, "before_cursor_execute", fail_one_commit)
     event.listen(
         store.engine,
         "invalidate",

@@ -197,8 +197,11 @@ def test_a_fault_at_any_save_point_reaches_the_caller_and_resume_recovers(store,
     expected = final_data(store)
     points = injector.points
     # Two halts, three objects, loop state in extra_data: a run with far
-    # fewer points would not be exercising the saves this test is about.
-    assert points >= 10, points
+    # fewer points would not be exercising the saves this test is about. (On
+    # PostgreSQL a save after the claim is one statement in autocommit, with
+    # no commit: the statements are its save points.)
+    postgresql = store.engine.dialect.name == "postgresql"
+    assert points >= (5 if postgresql and kind == "commit" else 10), points
 
     for fail_at in range(points):
         empty(store)

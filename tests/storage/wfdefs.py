@@ -88,6 +88,23 @@ ENGINE_DATA = [count_in_engine]
 """Counts objects in the engine's extra_data and each object's extra_data."""
 
 
+def apply_counted(obj, eng):
+    """Count this object's application in its data and in the engine's extra_data."""
+    obj.data["applied"] = obj.data.get("applied", 0) + 1
+    eng.extra_data["count"] = eng.extra_data.get("count", 0) + 1
+
+
+def halt_if_marked(obj, eng):
+    """Halt once the objects marked for review (the flag is saved with them)."""
+    if obj.data.get("review") and not obj.data.get("halted"):
+        obj.data["halted"] = True
+        eng.halt(f"review object {obj.data['id']}", action="review")
+
+
+CHAOS = [apply_counted, pause, halt_if_marked]
+"""Counts each application, dawdles as asked, halts the marked objects once."""
+
+
 def leave_as_is(obj, eng):
     """Touch nothing."""
 

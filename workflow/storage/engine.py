@@ -12,21 +12,27 @@ up where another one left it:
   together with the start of the next object (or the end of the run): one
   commit per object boundary. Data a task changed is written with the
   object's next save; unchanged data is not written again.
-* Before it runs, the engine *claims* the workflow with one conditional
-  ``UPDATE`` on its status and version: of two processes claiming the same
-  workflow at once, one wins and the other gets
-  :class:`~workflow.storage.errors.WorkflowBusyError`. Every later save
-  checks the version again, so a process whose workflow was taken over
-  (``force=True``) stops at its next save instead of writing over the new
-  owner.
+* Before it runs, the engine *claims* the workflow
+  (:meth:`UnitOfWork.claim`): in one transaction it locks the workflow's
+  row, reads the workflow and its objects from that snapshot, and writes
+  the claim (status RUNNING, the version moved on, a claim token, a
+  heartbeat, the message id) with its history event. Of two processes
+  claiming the same workflow at once, one wins and the other gets
+  :class:`~workflow.storage.errors.WorkflowBusyError`. Every later save is
+  conditioned on the claim's version, so a process whose workflow was
+  taken over stops at its next save instead of writing over the new owner.
+* A RUNNING workflow is taken over only with ``take_over=True`` once its
+  owner's heartbeat is older than the store's lease, or with
+  ``force=True``; a ``message_id`` whose earlier attempt holds the
+  workflow carries it on, and one that ran already runs nothing.
 * The engine's objects are a :class:`StoredObjects` sequence that loads
   them a batch at a time, and the objects and the workflow record link back
   to the engine only weakly: a run holds a batch of objects, not all of
   them, and frees each as soon as nothing else holds it.
 * A process killed in the middle of an object leaves the workflow RUNNING,
   the objects done before COMPLETED and the interrupted one RUNNING at the
-  task position saved when it started. ``resume(force=True)`` takes such a
-  workflow over and runs the interrupted object again from that position.
+  task position saved when it started. A take-over runs the interrupted
+  object again from that position.
 """
 
 from __future__ import annotations
@@ -134,9 +140,18 @@ class _DriverStatements:
             f"INSERT INTO workflow_object ({columns})"
             f" VALUES ({', '.join([self.marker] * 8)})"
         )
-        self.insert_history = (
+        self._insert_history_head = (
             "INSERT INTO workflow_history (workflow_uuid, time, event, position,"
-            f" actor, message_id, details) VALUES ({', '.join([self.marker] * 7)})"
+            " actor, message_id, details)"
+        )
+        self.insert_history = (
+            f"{self._insert_history_head} VALUES ({', '.join([self.marker] * 7)})"
+        )
+        # In a SELECT, parameters have no column to take their types from.
+        types = ("varchar", "timestamptz", "varchar", "integer", "varchar")
+        self._history_values = (
+            f"({', '.join(f'{self.marker}::{name}' for name in types)},"
+            f" {self.marker}::varchar, {self.marker}::json)"
         )
 
     def _update(
@@ -168,6 +183,39 @@ class _DriverStatements:
     def update_object(self, values: dict[str, Any]) -> tuple[str, tuple[Any, ...]]:
         """An object's save."""
         return self._update("workflow_object", ("id",), values)
+
+    def boundary(
+        self,
+        workflow_values: dict[str, Any],
+        objects: list[dict[str, Any]],
+        history: list[tuple[Any, ...]],
+    ) -> tuple[str, tuple[Any, ...]]:
+        """A whole save as one PostgreSQL statement: one round trip.
+
+        Data-modifying ``WITH`` clauses update the workflow row
+        (conditioned on its version), then the objects and the history,
+        each only when the workflow's update matched: the statement returns
+        1, or 0 when the workflow was taken over, and then writes nothing.
+        In autocommit it is its own transaction. Each object is in
+        ``objects`` once (PostgreSQL applies only one update of a row per
+        statement).
+        """
+        sql, parameters = self.update_workflow(workflow_values)
+        parts = [f"w AS ({sql} RETURNING 1)"]
+        values = list(parameters)
+        for index, object_values in enumerate(objects):
+            sql, parameters = self.update_object(object_values)
+            parts.append(f"o{index} AS ({sql} AND EXISTS (SELECT 1 FROM w))")
+            values.extend(parameters)
+        if history:
+            rows = ", ".join([self._history_values] * len(history))
+            parts.append(
+                f"h AS ({self._insert_history_head} SELECT * FROM (VALUES {rows})"
+                " AS v WHERE EXISTS (SELECT 1 FROM w))"
+            )
+            for row in history:
+                values.extend(row)
+        return f"WITH {', '.join(parts)} SELECT count(*) FROM w", tuple(values)
 
     def history_rows(
         self,
@@ -1202,6 +1250,9 @@ class UnitOfWork:
         self._staged: list[dict[str, Any]] = []
         self._events: list[tuple[str, int | None, Any]] = []
         self._deferring = 0
+        # On PostgreSQL a run's connection is in autocommit, and each save
+        # is one statement: one round trip per object boundary.
+        self._one_statement = False
 
     @property
     def _engine(self) -> StoredWorkflowEngine:
@@ -1321,6 +1372,11 @@ class UnitOfWork:
         staged, self._staged = self._staged, []
         events, self._events = self._events, []
         uuid = workflow_values["w_uuid"]
+        if self._one_statement and connection is self.connection:
+            self._execute_at_once(
+                connection, statements, workflow_values, staged, object_values, events
+            )
+            return
         try:
             sql, parameters = statements.update_workflow(workflow_values)
             if connection.exec_driver_sql(sql, parameters).rowcount != 1:
@@ -1346,6 +1402,45 @@ class UnitOfWork:
             # them again, as after a crash.
             _roll_back(connection)
             raise
+
+    def _execute_at_once(
+        self,
+        connection: Any,
+        statements: _DriverStatements,
+        workflow_values: dict[str, Any],
+        staged: list[dict[str, Any]],
+        object_values: dict[str, Any] | None,
+        events: list[tuple[str, int | None, Any]],
+    ) -> None:
+        """The save as one statement, in autocommit (see ``boundary``)."""
+        objects: dict[Any, dict[str, Any]] = {}
+        for values in staged if object_values is None else [*staged, object_values]:
+            # Later saves of the same object win, as they would one by one.
+            objects.setdefault(values["o_id"], {}).update(values)
+        uuid = workflow_values["w_uuid"]
+        rows = (
+            statements.history_rows(
+                uuid, self.message_id, workflow_values["modified"], events
+            )
+            if events
+            else []
+        )
+        sql, parameters = statements.boundary(
+            workflow_values, list(objects.values()), rows
+        )
+        try:
+            matched = connection.exec_driver_sql(sql, parameters).scalar()
+        except BaseException:
+            # Nothing to undo (the statement was its own transaction): this
+            # ends SQLAlchemy's, and drops a connection that is broken.
+            _roll_back(connection)
+            raise
+        if matched != 1:
+            raise WorkflowBusyError(
+                f"Workflow {uuid} was taken over by another process; this"
+                " process stops running it",
+                uuid,
+            )
 
     # -- claims --------------------------------------------------------------
 
@@ -1409,6 +1504,9 @@ class UnitOfWork:
             connection.close()
             raise
         if outcome is Claim.RUN or outcome is Claim.CARRY_ON:
+            if connection.dialect.name == "postgresql":
+                connection.execution_options(isolation_level="AUTOCOMMIT")
+                self._one_statement = True
             self.connection = connection
             self.message_id = message_id
             self.left_halted = False
@@ -1673,6 +1771,7 @@ class UnitOfWork:
         self._staged = []
         self._events = []
         self._deferring = 0
+        self._one_statement = False
         connection, self.connection = self.connection, None
         if connection is not None:
             connection.close()
