@@ -49,7 +49,9 @@ work once however often it is delivered or retried:
 
 A delivery never takes over a run that another message claimed, unless it
 is asked to: ``take_over=True`` when the owner's heartbeat lease expired
-(that process is taken as dead), ``force=True`` even while it runs.
+(that process is taken as dead), ``force=True`` even while it runs. The
+Celery page of the documentation lists the guarantees, and the cases they
+do not cover yet.
 
 Transient database errors (lost connection, serialization failure, deadlock,
 a locked SQLite file) are retried with capped exponential backoff; see
@@ -521,6 +523,7 @@ def _start_body(
         message_id = _message_id(self)
         workflow_uuid = None
         if uuid is not None:
+            # A refused uuid is named in the result as it was given.
             target.uuid = uuid if isinstance(uuid, str) else None
             target.uuid = workflow_uuid = _check_uuid(uuid)
         elif message_id is not None:
