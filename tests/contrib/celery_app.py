@@ -39,6 +39,8 @@ app.conf.update(
     },
 )
 
+chaos.install()
+
 tasks = register_tasks(
     app,
     os.environ.get("WORKFLOW_TEST_STORE_URL", "sqlite:///workflow-tests.db"),

@@ -78,16 +78,23 @@ def killed(directory: Path) -> list[list[str]]:
     )
 
 
-@task_prerun.connect
 def _before_run(sender: Any = None, task_id: str = "", **_: Any) -> None:
     maybe_kill("before-run", getattr(sender, "name", ""), task_id)
 
 
-@workflow_started.connect
 def _workflow_started(sender: Any = None, **_: Any) -> None:
-    # Outside a task (in the test's own process), the proxy is falsy.
     if current_task and current_task.request.id is not None:
         maybe_kill("workflow-started", current_task.name, current_task.request.id)
+
+
+def install() -> None:
+    """Connect the signal receivers, in a worker that has a plan only.
+
+    Other processes (the tests' own) keep the signals without receivers.
+    """
+    if _planned() is not None:
+        task_prerun.connect(_before_run)
+        workflow_started.connect(_workflow_started)
 
 
 class ChaosRedisBackend(RedisBackend):
