@@ -129,6 +129,7 @@ def test_resume_answers_the_result(api, store):
         "status": "COMPLETED",
         "halted_message": None,
         "error": None,
+        "replayed": False,
     }
 
 
