@@ -20,7 +20,7 @@ import workflow.storage.engine
 from workflow import _loading, _vocabulary
 from workflow.engine import GenericWorkflowEngine
 from workflow.errors import WorkflowDefinitionError, WorkflowError
-from workflow.storage import Registry, UnknownWorkflowError, run_engine
+from workflow.storage import Registry, UnknownWorkflowError, restart, resume, start
 
 WORDS_REFUSED = (
     "Unknown {kind} position for restart(): {word!r}; use 'prev', 'current',"
@@ -114,10 +114,14 @@ def test_parse_uuid_prefix_refuses_what_cannot_start_a_uuid(given):
     )
 
 
-def test_celery_runs_engines_with_the_public_storage_function():
-    assert workflow.contrib.celery.run_engine is run_engine
+def test_celery_runs_engines_with_the_public_storage_functions():
+    # It calls start, resume and restart of workflow.storage, nothing private.
+    assert workflow.contrib.celery.start is start
+    assert workflow.contrib.celery.resume is resume
+    assert workflow.contrib.celery.restart is restart
     source = Path(workflow.contrib.celery.__file__).read_text(encoding="utf-8")
     assert "storage.api import" not in source
+    assert "_run import" not in source
 
 
 def test_the_registry_and_the_command_line_load_definitions_alike(tmp_path):

@@ -3,7 +3,9 @@
 The broker, the result backend and the workflow database come from
 environment variables set by the fixtures in ``conftest.py``. The redis
 visibility timeout is a few seconds, so that a message whose worker was
-killed comes back quickly.
+killed comes back quickly. The result backend is redis, through
+:class:`tests.contrib.chaos.ChaosRedisBackend`, so that a test can have the
+worker killed at an exact moment (``WORKFLOW_TEST_CHAOS``).
 """
 
 from __future__ import annotations
@@ -13,7 +15,10 @@ import os
 
 from celery import Celery
 
-from tests.contrib import celery_definitions  # noqa: F401  (registers definitions)
+from tests.contrib import (
+    celery_definitions,  # noqa: F401  (registers definitions)
+    chaos,
+)
 from workflow.contrib.celery import recommended_settings, register_tasks
 
 QUEUE = "workflow-tests"
@@ -25,7 +30,7 @@ app = Celery("workflow_celery_tests", set_as_current=False)
 app.conf.update(recommended_settings())
 app.conf.update(
     broker_url=broker_url,
-    result_backend=broker_url,
+    result_backend=f"{chaos.__name__}:{chaos.ChaosRedisBackend.__name__}+{broker_url}",
     broker_connection_retry_on_startup=True,
     broker_transport_options={
         "visibility_timeout": VISIBILITY_TIMEOUT,
@@ -33,6 +38,8 @@ app.conf.update(
         "unacked_restore_throttle": 1,
     },
 )
+
+chaos.install()
 
 tasks = register_tasks(
     app,

@@ -113,5 +113,6 @@ def taken_over_once(obj: Any, eng: Any) -> None:
 registry.register("halt_once", [halt_first_visit, count])
 registry.register("block_then_count", [halt_first_visit, block_until_released, count])
 registry.register("fail_on_marked", [fail, count])
+registry.register("halt_then_fail", [halt_first_visit, fail, count])
 registry.register("drop_connection_once", [drop_connection_once, count])
 registry.register("taken_over_once", [taken_over_once, count])

@@ -8,6 +8,7 @@ real redis to real ``celery worker`` processes started by the fixtures in
 
 from __future__ import annotations
 
+import datetime
 import importlib.util
 import json
 import logging
@@ -47,15 +48,19 @@ from workflow.contrib.celery import (
     recommended_settings,
     register_tasks,
     retry_delay,
+    workflow_uuid_for,
 )
 from workflow.engine_db import ObjectStatus, WorkflowStatus
 from workflow.errors import WorkflowError
 from workflow.storage import (
+    WorkflowRecord,
     WorkflowStore,
     get_workflow,
     list_objects,
     list_workflows,
+    resume,
     start,
+    workflow_history,
 )
 from workflow.storage.models import SCHEMA_REVISION
 from workflow.storage.schema import VERSION_TABLE
@@ -64,6 +69,16 @@ from workflow.storage.schema import VERSION_TABLE
 pytestmark = pytest.mark.timeout(30)
 
 RESULT_TIMEOUT = 30
+# A run stopped by a database error is released by the storage (left HALTED,
+# an "interrupted" event with the message id); the retry of that message
+# must carry it on, but round3-16's claim replays it instead. The fix is in
+# UnitOfWork._claim (see the report of round3-15): then remove this marker.
+RETRY_AFTER_RELEASE = pytest.mark.xfail(
+    strict=True,
+    reason="storage replays a message's run released after a database error",
+)
+# The class of the storage's refusal of a start given a uuid in use.
+EXISTS_ERROR = "WorkflowExistsError"
 UNKNOWN_UUID = "00000000-0000-4000-8000-000000000000"
 
 
@@ -79,14 +94,20 @@ def make_store(url: str) -> WorkflowStore:
 
 
 def set_running(store: WorkflowStore, uuid: str) -> None:
-    """Leave ``uuid`` as a process that claimed it and then died leaves it."""
+    """Leave ``uuid`` as a process that claimed it and then died leaves it.
+
+    Its last heartbeat is a day old: its lease expired long ago.
+    """
     with store.engine.begin() as conn:
         conn.execute(
-            sqlalchemy.text(
-                "UPDATE workflow_workflow SET status = :running,"
-                " version = version + 1 WHERE uuid = :uuid"
-            ),
-            {"running": WorkflowStatus.RUNNING.value, "uuid": uuid},
+            sqlalchemy.update(WorkflowRecord)
+            .where(WorkflowRecord.uuid == uuid)
+            .values(
+                status=WorkflowStatus.RUNNING.value,
+                version=WorkflowRecord.version + 1,
+                heartbeat=datetime.datetime.now(datetime.timezone.utc)
+                - datetime.timedelta(days=1),
+            )
         )
 
 
@@ -380,6 +401,7 @@ def test_start_task_returns_the_halted_result(local_tasks) -> None:
         "halted_message": "waiting for a resume",
         "error": None,
         "skipped": None,
+        "replayed": False,
     }
     assert get_workflow(result["uuid"], store).status is WorkflowStatus.HALTED
 
@@ -395,6 +417,7 @@ def test_resume_task_completes_a_halted_workflow(local_tasks) -> None:
         "halted_message": None,
         "error": None,
         "skipped": None,
+        "replayed": False,
     }
     assert [o.data["count"] for o in list_objects(uuid, store)] == [1, 1]
 
@@ -418,6 +441,7 @@ def test_resume_of_a_completed_workflow_is_a_no_op(local_tasks) -> None:
         "halted_message": None,
         "error": None,
         "skipped": "already completed",
+        "replayed": False,
     }
     assert [o.data["count"] for o in list_objects(uuid, store)] == [1]
 
@@ -435,6 +459,7 @@ def test_a_forced_resume_of_a_completed_workflow_says_nothing_ran(
         "halted_message": None,
         "error": None,
         "skipped": "already completed",
+        "replayed": False,
     }
     assert [o.data["count"] for o in list_objects(uuid, store)] == [1]
 
@@ -459,40 +484,63 @@ def test_any_spelling_of_a_uuid_finds_its_workflow(
     )
 
 
-def test_first_delivery_of_a_resume_leaves_a_running_workflow_alone(
-    local_tasks,
+@pytest.fixture
+def live_run(
+    local_tasks, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[tuple[str, dict[str, Any]]]:
+    """A workflow that a resume in another thread is running right now.
+
+    The run waits in object 0 until the release file exists, which a timer
+    creates after a few seconds at the latest (so that a task wrongly
+    running the workflow in the test's thread is released too). Yields the
+    uuid and a dict that gets the live run's ``"result"``.
+    """
+    _, store = local_tasks
+    monkeypatch.setenv("WORKFLOW_TEST_DIR", str(tmp_path))
+    data = [item(0, halt=True, block=True), item(1)]
+    uuid = start("block_then_count", data, store).uuid
+    outcome: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            outcome["result"] = resume(uuid, store).to_dict()
+        except Exception as exc:
+            outcome["result"] = repr(exc)
+
+    owner = threading.Thread(target=run, daemon=True)
+    release = threading.Timer(3.0, (tmp_path / celery_definitions.RELEASE_FILE).touch)
+    owner.start()
+    release.start()
+    try:
+        wait_until(lambda: executions(tmp_path), 10, "the live run to block")
+        yield uuid, outcome
+    finally:
+        release.join()
+        owner.join(20)
+
+
+@pytest.mark.parametrize("retries", [0, 1], ids=["first-delivery", "retried"])
+@pytest.mark.parametrize("kind", ["resume", "restart"])
+def test_a_task_leaves_a_live_run_alone(
+    local_tasks, live_run, tmp_path: Path, kind: str, retries: int
 ) -> None:
     tasks, store = local_tasks
-    uuid = start("halt_once", [item(0, halt=True)], store).uuid
-    set_running(store, uuid)
-    result = tasks.resume.apply(args=[uuid]).get()
+    uuid, owner = live_run
+    args = [uuid] if kind == "resume" else [uuid, "first", "first"]
+    result = getattr(tasks, kind).apply(args=args, retries=retries).get()
     assert result == {
         "uuid": uuid,
-        "name": "halt_once",
+        "name": "block_then_count",
         "status": "RUNNING",
         "halted_message": None,
         "error": None,
         "skipped": "already running",
+        "replayed": False,
     }
-    assert [o.data["count"] for o in list_objects(uuid, store)] == [0]
-
-
-def test_first_delivery_of_a_restart_leaves_a_running_workflow_alone(
-    local_tasks,
-) -> None:
-    tasks, store = local_tasks
-    uuid = start("halt_once", [item(0, halt=True)], store).uuid
-    set_running(store, uuid)
-    result = tasks.restart.apply(args=[uuid, "first", "first"]).get()
-    assert result == {
-        "uuid": uuid,
-        "name": "halt_once",
-        "status": "RUNNING",
-        "halted_message": None,
-        "error": None,
-        "skipped": "already running",
-    }
-    assert [o.data["count"] for o in list_objects(uuid, store)] == [0]
+    wait_until(lambda: "result" in owner, 20, "the live run to finish")
+    assert owner["result"]["status"] == "COMPLETED"
+    assert executions(tmp_path) == ["block 0 local", "block 1 local"]
+    assert [o.data["count"] for o in list_objects(uuid, store)] == [1, 1]
 
 
 def test_a_forced_resume_takes_over_a_running_workflow(local_tasks) -> None:
@@ -512,49 +560,78 @@ def test_a_retried_restart_of_a_stopped_workflow_restarts_it(local_tasks) -> Non
     assert [o.data["count"] for o in list_objects(uuid, store)] == [2, 2]
 
 
-def test_a_retried_resume_takes_over_the_workflow_its_attempt_left_running(
-    local_tasks,
+@RETRY_AFTER_RELEASE
+def test_a_retried_resume_carries_on_the_run_its_attempt_left_running(
+    local_tasks, caplog: pytest.LogCaptureFixture
 ) -> None:
     tasks, store = local_tasks
-    uuid = start("halt_once", [item(0, halt=True), item(1)], store).uuid
-    set_running(store, uuid)
-    result = tasks.resume.apply(args=[uuid], retries=1).get()
+    uuid = start("halt_once", [item(0, halt=True), item(1), item(2)], store).uuid
+    fail_nth_workflow_update(tasks.store(), AFTER_THE_CLAIM)
+    with caplog.at_level(logging.WARNING, logger="workflow.contrib.celery"):
+        result = tasks.resume.apply(args=[uuid]).get()
+    assert "hit a transient database error, retry 1" in caplog.text
     assert (result["status"], result["skipped"]) == ("COMPLETED", None)
-    assert [o.data["count"] for o in list_objects(uuid, store)] == [1, 1]
+    assert [o.data["count"] for o in list_objects(uuid, store)] == [1, 1, 1]
 
 
+@RETRY_AFTER_RELEASE
 def test_a_retried_restart_carries_on_the_run_its_attempt_left_running(
-    local_tasks,
+    local_tasks, caplog: pytest.LogCaptureFixture
+) -> None:
+    tasks, store = local_tasks
+    uuid = start("halt_once", [item(0), item(1)], store).uuid
+    # The update after the first object's start: the restart's position is
+    # saved by then (see docs/celery.rst for a restart stopped before).
+    fail_nth_workflow_update(tasks.store(), AFTER_THE_CLAIM + 1)
+    with caplog.at_level(logging.WARNING, logger="workflow.contrib.celery"):
+        result = tasks.restart.apply(args=[uuid, "first", "first"]).get()
+    assert "hit a transient database error, retry 1" in caplog.text
+    assert (result["status"], result["skipped"]) == ("COMPLETED", None)
+    # Restarted once: not twice, and not left where it was before.
+    assert [o.data["count"] for o in list_objects(uuid, store)] == [2, 2]
+
+
+@pytest.mark.parametrize(
+    ("flags", "status"),
+    [
+        ({"take_over": True}, FAILED),
+        ({"take_over": True, "allow_changed_definition": True}, "COMPLETED"),
+        ({"force": True}, "COMPLETED"),
+    ],
+    ids=["take-over-only", "both", "force"],
+)
+def test_a_take_over_checks_the_definition_unless_allowed(
+    local_tasks, flags: dict[str, bool], status: str
 ) -> None:
     tasks, store = local_tasks
     uuid = start("halt_once", [item(0, halt=True), item(1)], store).uuid
-    set_running(store, uuid)
-    result = tasks.restart.apply(args=[uuid, "first", "first"], retries=1).get()
-    assert (result["status"], result["skipped"]) == ("COMPLETED", None)
-    # Carried on after the halt, not restarted: each object counted once.
-    assert [o.data["count"] for o in list_objects(uuid, store)] == [1, 1]
-
-
-def test_a_take_over_refuses_a_changed_definition(local_tasks) -> None:
-    tasks, store = local_tasks
-    uuid = start("halt_once", [item(0, halt=True)], store).uuid
     set_running(store, uuid)
     with store.engine.begin() as conn:
         conn.execute(sqlalchemy.text("UPDATE workflow_workflow SET fingerprint = 'x'"))
-    result = tasks.resume.apply(args=[uuid], retries=1).get()
-    assert result == {
-        "uuid": uuid,
-        "name": None,
-        "status": FAILED,
-        "halted_message": None,
-        "error": (
+    result = tasks.resume.apply(args=[uuid], kwargs=flags).get()
+    assert result["status"] == status
+    if status == FAILED:
+        assert result["error"].startswith(
             "DefinitionChangedError: The definition 'halt_once' changed since"
-            f" workflow {uuid} was saved; resume it with force=True to run the"
-            " new definition"
-        ),
-        "skipped": None,
-    }
-    assert get_workflow(uuid, store).status is WorkflowStatus.RUNNING
+            f" workflow {uuid} was saved"
+        ), result["error"]
+        assert get_workflow(uuid, store).status is WorkflowStatus.RUNNING
+        assert [o.data["count"] for o in list_objects(uuid, store)] == [0, 0]
+    else:
+        assert [o.data["count"] for o in list_objects(uuid, store)] == [1, 1]
+
+
+@pytest.mark.parametrize("kind", ["resume", "restart"])
+@pytest.mark.parametrize("flag", ["force", "take_over", "allow_changed_definition"])
+def test_the_claim_flags_must_be_booleans(local_tasks, kind: str, flag: str) -> None:
+    tasks, store = local_tasks
+    uuid = start("halt_once", [item(0, halt=True)], store).uuid
+    result = getattr(tasks, kind).apply(args=[uuid], kwargs={flag: "yes"}).get()
+    assert (result["status"], result["error"]) == (
+        FAILED,
+        f"ValueError: {flag} must be true or false, got 'yes'",
+    )
+    assert get_workflow(uuid, store).status is WorkflowStatus.HALTED
 
 
 def test_a_stored_name_that_names_no_definition_is_refused(local_tasks) -> None:
@@ -574,16 +651,20 @@ def test_a_stored_name_that_names_no_definition_is_refused(local_tasks) -> None:
             " `workflow` attribute is one"
         ),
         "skipped": None,
+        "replayed": False,
     }
     assert get_workflow(uuid, store).status is WorkflowStatus.HALTED
+
+
+AFTER_THE_CLAIM = 3
 
 
 def fail_nth_workflow_update(store: WorkflowStore, n: int) -> None:
     """Make the ``n``-th UPDATE of the workflow table fail as a locked file.
 
-    In a run, update 1 is the claim (the workflow stays as it was) and
-    update 2 the RUNNING save right after it (the workflow is left RUNNING,
-    at its old position).
+    In a run, update 1 locks the workflow's row for the claim, update 2 is
+    the claim (failing either leaves the workflow as it was), and update 3
+    the first save of the run, after the claim was committed.
     """
     seen = {"updates": 0}
 
@@ -595,7 +676,11 @@ def fail_nth_workflow_update(store: WorkflowStore, n: int) -> None:
                 raise sqlite3.OperationalError("database is locked")
 
 
-@pytest.mark.parametrize("n", [1, 2], ids=["at-the-claim", "after-the-claim"])
+@pytest.mark.parametrize(
+    "n",
+    [1, 2, pytest.param(AFTER_THE_CLAIM, marks=RETRY_AFTER_RELEASE)],
+    ids=["locking", "at-the-claim", "after-the-claim"],
+)
 def test_a_retried_start_goes_on_with_the_workflow_its_attempt_stored(
     local_tasks, n: int, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -610,9 +695,10 @@ def test_a_retried_start_goes_on_with_the_workflow_its_attempt_stored(
     assert [o.data["count"] for o in list_objects(result["uuid"], store)] == [1, 1]
 
 
+@RETRY_AFTER_RELEASE
 def test_a_retried_start_keeps_its_flags(local_tasks) -> None:
     tasks, store = local_tasks
-    fail_nth_workflow_update(tasks.store(), 2)
+    fail_nth_workflow_update(tasks.store(), AFTER_THE_CLAIM)
     result = tasks.start.apply(
         args=["halt_once", [item(0, halt=True), item(1)]],
         kwargs={"stop_on_halt": False},
@@ -624,6 +710,7 @@ def test_a_retried_start_keeps_its_flags(local_tasks) -> None:
         "halted_message": None,
         "error": None,
         "skipped": None,
+        "replayed": False,
     }
     assert [w.uuid for w in list_workflows(store)] == [result["uuid"]]
     # stop_on_halt=False held in the retry too: the run went past the halt.
@@ -635,42 +722,86 @@ def test_a_retried_start_keeps_its_flags(local_tasks) -> None:
 
 
 @pytest.mark.parametrize(
-    ("name", "flags", "retries", "status", "skipped"),
+    ("name", "flags", "status", "halted_message", "error"),
     [
-        ("halt_once", {"halt": True}, 1, "HALTED", "already stopped"),
-        ("fail_on_marked", {"fail": True}, 1, "ERROR", "already stopped"),
-        ("halt_once", {}, 1, "COMPLETED", "already completed"),
-        ("halt_once", {"running": True}, 0, "RUNNING", "already running"),
+        ("halt_once", {"halt": True}, "HALTED", "waiting for a resume", None),
+        (
+            "fail_on_marked",
+            {"fail": True},
+            "ERROR",
+            None,
+            "ValueError: object 0 is broken",
+        ),
+        ("halt_once", {}, "COMPLETED", None, None),
     ],
-    ids=["halted", "error", "completed", "running-first-delivery"],
+    ids=["halted", "error", "completed"],
 )
-def test_a_start_given_its_workflow_runs_no_further_than_its_attempt_did(
+def test_a_start_delivered_again_returns_what_its_first_delivery_did(
     local_tasks,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
     name: str,
     flags: dict[str, bool],
-    retries: int,
     status: str,
-    skipped: str,
+    halted_message: str | None,
+    error: str | None,
 ) -> None:
     tasks, store = local_tasks
-    data = [item(0, **flags)]
-    uuid = start(name, data, store).uuid
-    if flags.get("running"):
-        set_running(store, uuid)
-    counts = [o.data["count"] for o in list_objects(uuid, store)]
-    outcome = tasks.start.apply(
-        args=[name, data], kwargs={"uuid": uuid}, retries=retries
-    )
-    assert outcome.get() == {
+    monkeypatch.setenv("WORKFLOW_TEST_DIR", str(tmp_path))
+    data = [item(0, **flags), item(1)]
+    first = tasks.start.apply(args=[name, data], task_id="start-message-1").get()
+    counts = [o.data["count"] for o in list_objects(first["uuid"], store)]
+    again = tasks.start.apply(args=[name, data], task_id="start-message-1").get()
+    uuid = workflow_uuid_for("start-message-1")
+    assert [w.uuid for w in list_workflows(store)] == [uuid]
+    assert [o.data["count"] for o in list_objects(uuid, store)] == counts
+    if error is not None:
+        # The failing task ran once: the second delivery ran nothing.
+        assert executions(tmp_path) == ["fail 0 local"]
+    assert first == {
         "uuid": uuid,
         "name": name,
         "status": status,
-        "halted_message": None,
-        "error": None,
-        "skipped": skipped,
+        "halted_message": halted_message,
+        "error": error,
+        "skipped": None,
+        "replayed": False,
     }
-    assert [o.data["count"] for o in list_objects(uuid, store)] == counts
-    assert [w.uuid for w in list_workflows(store)] == [uuid]
+    assert again == {**first, "replayed": True}
+
+
+def test_a_start_uses_the_uuid_it_is_given(local_tasks) -> None:
+    tasks, store = local_tasks
+    given = "0F8FAD5B-D9CB-469F-A165-70867728950E"
+    result = tasks.start.apply(
+        args=["halt_once", [item(0)]], kwargs={"uuid": given}
+    ).get()
+    assert (result["uuid"], result["status"]) == (given.lower(), "COMPLETED")
+    assert [w.uuid for w in list_workflows(store)] == [given.lower()]
+
+
+def test_a_start_given_the_uuid_of_another_workflow_is_refused(local_tasks) -> None:
+    tasks, store = local_tasks
+    uuid = start("halt_once", [item(0, halt=True)], store).uuid
+    result = tasks.start.apply(
+        args=["halt_once", [item(0)]], kwargs={"uuid": uuid}
+    ).get()
+    assert (result["uuid"], result["status"], result["replayed"]) == (
+        uuid,
+        FAILED,
+        False,
+    )
+    assert result["error"].startswith(f"{EXISTS_ERROR}: "), result["error"]
+    assert uuid in result["error"]
+    assert [(w.uuid, w.status) for w in list_workflows(store)] == [
+        (uuid, WorkflowStatus.HALTED)
+    ]
+    assert [o.data for o in list_objects(uuid, store)] == [item(0, halt=True)]
+
+
+def test_workflow_uuid_for_refuses_a_non_string() -> None:
+    with pytest.raises(TypeError, match="message_id must be a task id string, got int"):
+        workflow_uuid_for(5)  # type: ignore[arg-type]
 
 
 def test_workflow_error_is_recorded_and_returned(
@@ -686,6 +817,7 @@ def test_workflow_error_is_recorded_and_returned(
         "halted_message": None,
         "error": "ValueError: object 0 is broken",
         "skipped": None,
+        "replayed": False,
     }
     [obj] = list_objects(result["uuid"], store)
     assert obj.status is ObjectStatus.ERROR
@@ -801,6 +933,7 @@ def test_bad_input_is_reported_in_the_result(
         "halted_message": None,
         "error": None,
         "skipped": None,
+        "replayed": False,
     }
 
 
@@ -928,6 +1061,7 @@ def test_worker_starts_and_resumes_a_workflow(sqlite_worker) -> None:
         "halted_message": "waiting for a resume",
         "error": None,
         "skipped": None,
+        "replayed": False,
     }
     second = tasks.resume.delay(first["uuid"]).get(timeout=RESULT_TIMEOUT)
     assert second == {**first, "status": "COMPLETED", "halted_message": None}
@@ -1020,6 +1154,7 @@ def test_a_start_whose_workflow_is_taken_over_reports_it(sqlite_worker) -> None:
         "halted_message": None,
         "error": None,
         "skipped": "already running",
+        "replayed": False,
     }
     assert [w.uuid for w in list_workflows(store) if w.name == "taken_over_once"] == [
         result["uuid"]
@@ -1103,6 +1238,7 @@ def test_a_killed_workers_resume_is_redelivered_and_completed_by_the_other(
             "halted_message": None,
             "error": None,
             "skipped": None,
+            "replayed": False,
         }
         # The interrupted task ran twice (at least once); the objects were
         # each completed once, all by the surviving worker.
@@ -1118,7 +1254,12 @@ def test_a_killed_workers_resume_is_redelivered_and_completed_by_the_other(
             (1, [survivor]),
             (1, [survivor]),
         ]
-        assert "Taking over workflow" in workers[survivor].log()
+        # The redelivery took over the run its own first delivery claimed.
+        assert [
+            entry.message_id
+            for entry in workflow_history(uuid, store)
+            if entry.event == "taken_over"
+        ] == [sent.id]
     finally:
         app.close()
         store.dispose()
@@ -1197,6 +1338,7 @@ def test_worker_retries_a_transient_error_until_it_clears(
 @pytest.mark.celery
 @pytest.mark.postgresql
 @pytest.mark.timeout(60)
+@RETRY_AFTER_RELEASE
 def test_a_start_retried_after_its_connection_dropped_keeps_its_workflow(
     worker_pool: WorkerPool, postgresql_url: str
 ) -> None:

@@ -81,6 +81,7 @@ def test_grade_exam_halts_on_the_low_grade(documented_worker) -> None:
         "halted_message": "needs a human look",
         "error": None,
         "skipped": None,
+        "replayed": False,
     }
 
 

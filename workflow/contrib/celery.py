@@ -8,17 +8,22 @@ start, resume or restart any workflow: the state lives in the database, not
 in the worker.
 
 Every task returns a JSON dict with the keys of
-:meth:`workflow.storage.WorkflowResult.to_dict` plus ``"skipped"``:
+:meth:`workflow.storage.WorkflowResult.to_dict` (``uuid``, ``name``,
+``status``, ``halted_message``, ``error``, ``replayed``) plus ``"skipped"``:
 
 * a finished run: ``status`` is the workflow's status name (``"COMPLETED"``,
   ``"HALTED"``, ``"ERROR"``, ...), ``error`` the first line of a workflow
   error, ``skipped`` is ``None``;
+* a message delivered again after its run was over (its worker died
+  before Celery stored the result): nothing runs again, ``replayed`` is
+  true and the rest describes the workflow as it is;
 * a run that was not needed (a resume of a workflow that already completed,
   or that another worker is running right now): ``status`` is the
   workflow's current status and ``skipped`` says why;
 * bad input (a workflow name not registered in the worker, an unknown
   uuid, data that is not a JSON list, a definition that changed, an unknown
-  restart word): ``status`` is :data:`FAILED` and ``error`` reads
+  restart word, a uuid given to a start that another message's workflow
+  has): ``status`` is :data:`FAILED` and ``error`` reads
   ``"<ErrorClass>: <message>"``. Such a task is not retried, and the worker
   goes on serving.
 
@@ -28,12 +33,25 @@ The start task runs registered definitions only: it never imports the
 naming one would make the worker run code chosen by whoever writes to the
 broker.
 
-A resume or restart delivered again after its worker died (or retried
-after a database error) finds the workflow RUNNING, as the interrupted
-attempt left it, and takes it over: completed objects are not run again, the
-interrupted object runs again from where it started. A start retried after
-a database error goes on with the workflow its first attempt created, in the
-same way.
+Each task hands its message (task) id to the storage, which records it with
+the claim and with the outcome of the run, so that a message runs its
+work once however often it is delivered or retried:
+
+* a delivery that finds the run of its own earlier attempt still RUNNING
+  (the worker died, or the attempt failed on a database error) takes it
+  over and carries it on: completed objects are not run again, and a
+  restart does not restart twice;
+* a delivery that finds the outcome of its own earlier attempt (a halt, an
+  error, a completion) returns it, ``replayed``, without running anything:
+  it never goes past a halt or an error it produced;
+* a start given no uuid names its workflow :func:`workflow_uuid_for` its
+  message id, so all deliveries of one start message work on one workflow.
+
+A delivery never takes over a run that another message claimed, unless it
+is asked to: ``take_over=True`` when the owner's heartbeat lease expired
+(that process is taken as dead), ``force=True`` even while it runs. The
+Celery page of the documentation lists the guarantees, and the cases they
+do not cover yet.
 
 Transient database errors (lost connection, serialization failure, deadlock,
 a locked SQLite file) are retried with capped exponential backoff; see
@@ -49,6 +67,7 @@ import random
 import sqlite3
 import sys
 import threading
+import uuid as uuid_module
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -61,29 +80,28 @@ from workflow._vocabulary import RESTART_WORDS, check_restart_words, parse_uuid
 from workflow.engine_db import WorkflowStatus
 from workflow.errors import WorkflowAPIError, WorkflowDefinitionError, WorkflowError
 from workflow.storage import (
-    DefinitionChangedError,
-    StoredWorkflowEngine,
     UnknownWorkflowError,
     WorkflowBusyError,
     WorkflowResult,
     WorkflowStore,
-    fingerprint,
     get_workflow,
     registry,
     restart,
     resume,
-    run_engine,
+    start,
 )
 
 __all__ = (
     "FAILED",
     "RESTART_WORDS",
+    "START_UUID_NAMESPACE",
     "WorkflowTask",
     "WorkflowTasks",
     "is_transient_error",
     "recommended_settings",
     "register_tasks",
     "retry_delay",
+    "workflow_uuid_for",
 )
 
 log: logging.Logger = logging.getLogger(__name__)
@@ -93,7 +111,15 @@ FAILED = "FAILED"
 
 SKIPPED_COMPLETED = "already completed"
 SKIPPED_RUNNING = "already running"
-SKIPPED_STOPPED = "already stopped"
+
+START_UUID_NAMESPACE: uuid_module.UUID = uuid_module.UUID(
+    "75539ba3-36a7-4488-9a06-36659ff07852"
+)
+"""The namespace of the uuids the start task derives from message ids.
+
+It is fixed: changing it would give a message delivered across an upgrade
+a second workflow. See :func:`workflow_uuid_for`.
+"""
 
 # PostgreSQL SQLSTATEs worth a retry: the same statements may well succeed a
 # moment later. Class 08 (connection exceptions) is matched by prefix.
@@ -111,6 +137,25 @@ _TRANSIENT_SQLSTATES = frozenset(
 _POOL_ERRORS = (sqlalchemy.exc.DisconnectionError, sqlalchemy.exc.TimeoutError)
 
 _PICKLE_CONTENT = {"pickle", "application/x-python-serialize"}
+
+
+def workflow_uuid_for(message_id: str) -> str:
+    """Return the uuid the start task gives the workflow of message ``message_id``.
+
+    It is ``uuid5(START_UUID_NAMESPACE, message_id)``: every delivery and
+    retry of one start message (they share its task id) works on this one
+    workflow, and the sender knows the workflow's uuid as soon as it sent
+    the message, ``workflow_uuid_for(tasks.start.delay(...).id)``. A start
+    given its own ``uuid`` uses that one instead.
+
+    :param message_id: the task id of a start message.
+    :raises TypeError: when ``message_id`` is not a string.
+    """
+    if not isinstance(message_id, str):
+        raise TypeError(
+            f"message_id must be a task id string, got {type(message_id).__name__}"
+        )
+    return str(uuid_module.uuid5(START_UUID_NAMESPACE, message_id))
 
 
 def recommended_settings() -> dict[str, Any]:
@@ -222,6 +267,7 @@ def _result(
     halted_message: str | None = None,
     error: str | None = None,
     skipped: str | None = None,
+    replayed: bool = False,
 ) -> dict[str, Any]:
     return {
         "uuid": uuid,
@@ -230,6 +276,7 @@ def _result(
         "halted_message": halted_message,
         "error": error,
         "skipped": skipped,
+        "replayed": replayed,
     }
 
 
@@ -243,7 +290,14 @@ def _failed(
 
 
 def _ran(outcome: WorkflowResult) -> dict[str, Any]:
-    return {**outcome.to_dict(), "skipped": None}
+    return _result(
+        outcome.uuid,
+        outcome.name,
+        outcome.status.name,
+        halted_message=outcome.halted_message,
+        error=outcome.error,
+        replayed=outcome.replayed,
+    )
 
 
 class _BadInput(ValueError):
@@ -331,13 +385,22 @@ class WorkflowTasks:
     ``tasks.resume.delay(uuid)``, ``tasks.restart.delay(uuid, "first",
     "first")``.
 
-    :ivar start: ``start(name, data, stop_on_halt=True, stop_on_error=True)``;
-        ``name`` must be registered in the worker. Its retries add
-        ``uuid=<the workflow its first attempt stored>``, to go on with it.
-    :ivar resume: ``resume(uuid, force=False)``; idempotent (see the module
-        documentation).
-    :ivar restart: ``restart(uuid, obj="current", task="first", force=False)``.
+    :ivar start: ``start(name, data, stop_on_halt=True, stop_on_error=True,
+        *, uuid=None)``; ``name`` must be registered in the worker. The new
+        workflow's uuid is ``uuid`` when given, else
+        :func:`workflow_uuid_for` the message's task id.
+    :ivar resume: ``resume(uuid, force=False, *, take_over=False,
+        allow_changed_definition=False)``.
+    :ivar restart: ``restart(uuid, obj="current", task="first", force=False,
+        *, take_over=False, allow_changed_definition=False)``.
     :ivar store_url: the database URL the workers use.
+
+    ``take_over=True`` takes over a RUNNING workflow whose owner's lease
+    expired (no heartbeat for the store's ``lease``: that process is taken
+    as dead); ``allow_changed_definition=True`` runs a workflow whose
+    definition changed since it was saved; ``force=True`` means both, and
+    takes over even a live owner's workflow. All three tasks are idempotent
+    per message (see the module documentation).
     """
 
     start: Task
@@ -360,8 +423,7 @@ def _busy_result(store: WorkflowStore, uuid: str) -> dict[str, Any]:
 class _Target:
     """The workflow a task works on, as far as the task knows it yet.
 
-    A resume or restart knows its uuid from its arguments; a start learns it
-    once it has stored the new workflow.
+    It names the workflow in a result that refuses the input.
     """
 
     uuid: str | None
@@ -372,13 +434,12 @@ def _guarded(
     task: Task,
     target: _Target,
     call: Callable[[WorkflowStore], dict[str, Any]],
-    *,
-    retry_with_uuid: bool = False,
 ) -> dict[str, Any]:
     """Run ``call``; map refusals to results and retry transient errors.
 
-    :param retry_with_uuid: once ``target.uuid`` is known, send it to the
-        retry as the ``uuid`` keyword argument.
+    A retry keeps the task id, so the retried call hands the storage the
+    same message id: it carries on what the failed attempt left, if
+    anything.
     """
     store = task._workflow_store.get()
     try:
@@ -412,83 +473,25 @@ def _guarded(
             countdown,
             exc,
         )
-        kwargs = None
-        if retry_with_uuid and target.uuid is not None:
-            kwargs = {**(task.request.kwargs or {}), "uuid": target.uuid}
-        raise task.retry(exc=exc, countdown=countdown, kwargs=kwargs) from exc
+        raise task.retry(exc=exc, countdown=countdown) from exc
 
 
-def _is_second_attempt(task: Task) -> bool:
-    """Whether an earlier attempt of this very task may have been cut short.
-
-    The broker marks a message it delivers again (its worker died, or did
-    not acknowledge it in time) as redelivered; a retry after a transient
-    database error has ``retries > 0``. Either way, an earlier attempt may
-    have claimed the workflow and left it RUNNING with nobody running it.
-    """
-    delivery_info = task.request.delivery_info or {}
-    return bool(delivery_info.get("redelivered")) or task.request.retries > 0
+def _message_id(task: Task) -> str | None:
+    """The id of the message being run (``None`` for a direct call)."""
+    message_id = task.request.id
+    return message_id if isinstance(message_id, str) else None
 
 
-def _take_over(
-    eng: StoredWorkflowEngine, *, stop_on_halt: bool = True, stop_on_error: bool = True
-) -> dict[str, Any]:
-    """Resume a RUNNING workflow whose run was this task's interrupted attempt.
-
-    ``force=True`` both takes the workflow over and ignores a changed
-    definition; only the first is wanted here, so the definition is checked
-    first, as an ordinary resume would.
-    """
-    uuid = eng.db_obj.uuid
-    if fingerprint(eng.callbacks.get("*")) != eng.db_obj.fingerprint:
-        raise DefinitionChangedError(
-            f"The definition {eng.db_obj.name!r} changed since workflow {uuid}"
-            " was saved; resume it with force=True to run the new definition",
-            uuid,
-            eng.db_obj.name,
-        )
-    log.warning("Taking over workflow %s, left RUNNING by an interrupted attempt", uuid)
-    return _ran(
-        run_engine(
-            eng,
-            lambda: eng.resume(
-                force=True, stop_on_error=stop_on_error, stop_on_halt=stop_on_halt
-            ),
-        )
-    )
-
-
-def _go_on_with_start(
-    task: Task,
-    store: WorkflowStore,
-    uuid: str,
-    stop_on_halt: bool,
-    stop_on_error: bool,
-) -> dict[str, Any]:
-    """Go on with the workflow ``uuid`` an earlier attempt of this start stored.
-
-    That attempt stopped on a database error: before its claim (the workflow
-    is NEW), during its run (RUNNING), or after its last save went through
-    (the run is over, and is not run further).
-    """
-    eng = StoredWorkflowEngine.from_uuid(uuid, store)
-    status = eng.db_obj.status
-    if status is WorkflowStatus.NEW:
-        return _ran(
-            run_engine(
-                eng,
-                lambda: eng.process(
-                    stop_on_error=stop_on_error, stop_on_halt=stop_on_halt
-                ),
-            )
-        )
-    if status is WorkflowStatus.RUNNING and _is_second_attempt(task):
-        return _take_over(eng, stop_on_halt=stop_on_halt, stop_on_error=stop_on_error)
-    skipped = {
-        WorkflowStatus.RUNNING: SKIPPED_RUNNING,
-        WorkflowStatus.COMPLETED: SKIPPED_COMPLETED,
-    }.get(status, SKIPPED_STOPPED)
-    return _result(uuid, eng.db_obj.name, status.name, skipped=skipped)
+def _claim_flags(
+    force: Any, take_over: Any, allow_changed_definition: Any
+) -> dict[str, bool]:
+    return {
+        "force": _check_flag("force", force),
+        "take_over": _check_flag("take_over", take_over),
+        "allow_changed_definition": _check_flag(
+            "allow_changed_definition", allow_changed_definition
+        ),
+    }
 
 
 def _start_body(
@@ -502,8 +505,8 @@ def _start_body(
 ) -> dict[str, Any]:
     """Start a new stored workflow running the definition ``name`` over ``data``.
 
-    ``uuid`` is set by the task's own retries: the workflow its first
-    attempt stored, to go on with instead of storing another one.
+    The workflow's uuid is ``uuid`` when given, else derived from the
+    message id (:func:`workflow_uuid_for`).
     """
     target = _Target(None, name if isinstance(name, str) else None)
 
@@ -517,41 +520,58 @@ def _start_body(
             )
         halt_flag = _check_flag("stop_on_halt", stop_on_halt)
         error_flag = _check_flag("stop_on_error", stop_on_error)
-        _check_registered(name)
+        message_id = _message_id(self)
+        workflow_uuid = None
         if uuid is not None:
-            target.uuid = _check_uuid(uuid)
-            return _go_on_with_start(self, store, target.uuid, halt_flag, error_flag)
-        eng = StoredWorkflowEngine.with_name(name, store, data=data)
-        target.uuid = eng.db_obj.uuid
+            # A refused uuid is named in the result as it was given.
+            target.uuid = uuid if isinstance(uuid, str) else None
+            target.uuid = workflow_uuid = _check_uuid(uuid)
+        elif message_id is not None:
+            workflow_uuid = workflow_uuid_for(message_id)
+        _check_registered(name)
         return _ran(
-            run_engine(
-                eng,
-                lambda: eng.process(stop_on_error=error_flag, stop_on_halt=halt_flag),
+            start(
+                name,
+                data,
+                store,
+                uuid=workflow_uuid,
+                message_id=message_id,
+                stop_on_halt=halt_flag,
+                stop_on_error=error_flag,
             )
         )
 
-    return _guarded(self, target, call, retry_with_uuid=True)
+    return _guarded(self, target, call)
 
 
-def _resume_body(self: Task, uuid: str, force: bool = False) -> dict[str, Any]:
+def _resume_body(
+    self: Task,
+    uuid: str,
+    force: bool = False,
+    *,
+    take_over: bool = False,
+    allow_changed_definition: bool = False,
+) -> dict[str, Any]:
     """Go on with the stored workflow ``uuid`` from where it stopped."""
     target = _Target(uuid if isinstance(uuid, str) else None, None)
 
     def call(store: WorkflowStore) -> dict[str, Any]:
         target.uuid = _check_uuid(uuid)
-        force_flag = _check_flag("force", force)
-        info = get_workflow(target.uuid, store)
-        if info.status is WorkflowStatus.COMPLETED:
+        flags = _claim_flags(force, take_over, allow_changed_definition)
+        before = get_workflow(target.uuid, store).status
+        outcome = resume(target.uuid, store, message_id=_message_id(self), **flags)
+        if (
+            before is WorkflowStatus.COMPLETED
+            and outcome.status is WorkflowStatus.COMPLETED
+            and not outcome.replayed
+        ):
             return _result(
-                target.uuid, info.name, info.status.name, skipped=SKIPPED_COMPLETED
+                outcome.uuid,
+                outcome.name,
+                outcome.status.name,
+                skipped=SKIPPED_COMPLETED,
             )
-        if info.status is WorkflowStatus.RUNNING and not force_flag:
-            if _is_second_attempt(self):
-                return _take_over(StoredWorkflowEngine.from_uuid(target.uuid, store))
-            return _result(
-                target.uuid, info.name, info.status.name, skipped=SKIPPED_RUNNING
-            )
-        return _ran(resume(target.uuid, store, force=force_flag))
+        return _ran(outcome)
 
     return _guarded(self, target, call)
 
@@ -562,6 +582,9 @@ def _restart_body(
     obj: str = "current",
     task: str = "first",
     force: bool = False,
+    *,
+    take_over: bool = False,
+    allow_changed_definition: bool = False,
 ) -> dict[str, Any]:
     """Restart the stored workflow ``uuid`` relative to where it stopped."""
     target = _Target(uuid if isinstance(uuid, str) else None, None)
@@ -572,14 +595,17 @@ def _restart_body(
             check_restart_words(obj, task)
         except WorkflowError as exc:
             raise _BadInput(exc.args[0]) from None
-        force_flag = _check_flag("force", force)
-        if not force_flag and _is_second_attempt(self):
-            # The interrupted attempt's run is this restart's run: carry it
-            # on rather than restart again relative to where it got to.
-            eng = StoredWorkflowEngine.from_uuid(target.uuid, store)
-            if eng.db_obj.status is WorkflowStatus.RUNNING:
-                return _take_over(eng)
-        return _ran(restart(target.uuid, store, obj=obj, task=task, force=force_flag))
+        flags = _claim_flags(force, take_over, allow_changed_definition)
+        return _ran(
+            restart(
+                target.uuid,
+                store,
+                obj=obj,
+                task=task,
+                message_id=_message_id(self),
+                **flags,
+            )
+        )
 
     return _guarded(self, target, call)
 
