@@ -69,14 +69,6 @@ from workflow.storage.schema import VERSION_TABLE
 pytestmark = pytest.mark.timeout(30)
 
 RESULT_TIMEOUT = 30
-# A run stopped by a database error is released by the storage (left HALTED,
-# an "interrupted" event with the message id); the retry of that message
-# must carry it on, but round3-16's claim replays it instead. The fix is in
-# UnitOfWork._claim (see the report of round3-15): then remove this marker.
-RETRY_AFTER_RELEASE = pytest.mark.xfail(
-    strict=True,
-    reason="storage replays a message's run released after a database error",
-)
 # The class of the storage's refusal of a start given a uuid in use.
 EXISTS_ERROR = "WorkflowExistsError"
 UNKNOWN_UUID = "00000000-0000-4000-8000-000000000000"
@@ -560,7 +552,6 @@ def test_a_retried_restart_of_a_stopped_workflow_restarts_it(local_tasks) -> Non
     assert [o.data["count"] for o in list_objects(uuid, store)] == [2, 2]
 
 
-@RETRY_AFTER_RELEASE
 def test_a_retried_resume_carries_on_the_run_its_attempt_left_running(
     local_tasks, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -574,7 +565,6 @@ def test_a_retried_resume_carries_on_the_run_its_attempt_left_running(
     assert [o.data["count"] for o in list_objects(uuid, store)] == [1, 1, 1]
 
 
-@RETRY_AFTER_RELEASE
 def test_a_retried_restart_carries_on_the_run_its_attempt_left_running(
     local_tasks, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -678,7 +668,7 @@ def fail_nth_workflow_update(store: WorkflowStore, n: int) -> None:
 
 @pytest.mark.parametrize(
     "n",
-    [1, 2, pytest.param(AFTER_THE_CLAIM, marks=RETRY_AFTER_RELEASE)],
+    [1, 2, AFTER_THE_CLAIM],
     ids=["locking", "at-the-claim", "after-the-claim"],
 )
 def test_a_retried_start_goes_on_with_the_workflow_its_attempt_stored(
@@ -695,7 +685,6 @@ def test_a_retried_start_goes_on_with_the_workflow_its_attempt_stored(
     assert [o.data["count"] for o in list_objects(result["uuid"], store)] == [1, 1]
 
 
-@RETRY_AFTER_RELEASE
 def test_a_retried_start_keeps_its_flags(local_tasks) -> None:
     tasks, store = local_tasks
     fail_nth_workflow_update(tasks.store(), AFTER_THE_CLAIM)
@@ -1338,7 +1327,6 @@ def test_worker_retries_a_transient_error_until_it_clears(
 @pytest.mark.celery
 @pytest.mark.postgresql
 @pytest.mark.timeout(60)
-@RETRY_AFTER_RELEASE
 def test_a_start_retried_after_its_connection_dropped_keeps_its_workflow(
     worker_pool: WorkerPool, postgresql_url: str
 ) -> None:

@@ -186,16 +186,7 @@ def test_a_redelivered_restart_does_not_run_the_workflow_again(
 
 
 # A restart whose worker died after its claim, before its first object: the
-# redelivery must still restart (round3-16 carries on from the position the
-# workflow had before the restart, so here it went on past the halt at
-# object 1 and never ran object 0 again).
-RESTART_POSITION_NOT_CLAIMED = pytest.mark.xfail(
-    strict=True,
-    reason="storage carries a restart on from the position before the restart",
-)
-
-
-@RESTART_POSITION_NOT_CLAIMED
+# redelivery restarts from the position the claim stored, once.
 def test_a_restart_killed_before_its_first_object_restarts_on_redelivery(
     worker_pool: WorkerPool, client: WorkflowTasks, store: WorkflowStore, store_url: str
 ) -> None:

@@ -57,7 +57,7 @@ from sqlalchemy import Table, bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from .._observe import task_at
-from .._vocabulary import check_restart_words, parse_uuid
+from .._vocabulary import OBJECT_MOVES, TASK_MOVES, check_restart_words, parse_uuid
 from ..engine import ActionMapper, ProcessingFactory, TransitionActions
 from ..engine_db import (
     DbProcessingFactory,
@@ -1195,6 +1195,36 @@ _MESSAGE_CLAIMED = (
     )
     .limit(1)
 )
+_LAST_RUN_EVENT = (
+    select(_HISTORY.c.event, _HISTORY.c.message_id)
+    .where(
+        _HISTORY.c.workflow_uuid == bindparam("w_uuid"),
+        _HISTORY.c.event.in_(
+            (*CLAIM_EVENTS, "interrupted", "halted", "error", "completed", "action")
+        ),
+    )
+    .order_by(_HISTORY.c.id.desc())
+    .limit(1)
+)
+
+
+def _restart_start(
+    token_pos: int, callback_pos: list[int], obj: str, task: str
+) -> tuple[int, list[int]]:
+    """The object a restart by the words ``obj`` and ``task`` runs first, and
+    the task position it starts at, as the engine's ``restart`` moves them.
+
+    The engine's restart leaves ``token_pos`` one before that object (its
+    run goes to the next object first); the stored position names the
+    object itself.
+    """
+    object_move, task_move = OBJECT_MOVES[obj], TASK_MOVES[task]
+    token = -1 if object_move is None else max(-1, token_pos + object_move)
+    if task_move is None:
+        return token + 1, [0]
+    position = list(callback_pos)
+    position[-1] += task_move
+    return token + 1, position
 
 
 class Claim(str, Enum):
@@ -1555,7 +1585,18 @@ class UnitOfWork:
                 ).first()
                 is not None
             ):
-                outcome = Claim.REPLAY
+                last = connection.execute(_LAST_RUN_EVENT, key).first()
+                # This message's own run, stopped by an error (a database
+                # error its task retries, say) and released, with nothing
+                # run since: its retry carries it on, as if it had stayed
+                # RUNNING under its claim.
+                own_interruption = (
+                    last is not None
+                    and last.event == "interrupted"
+                    and last.message_id == message_id
+                    and status is WorkflowStatus.HALTED
+                )
+                outcome = Claim.CARRY_ON if own_interruption else Claim.REPLAY
         if outcome is Claim.RUN and row.version != db_obj.version:
             raise WorkflowBusyError(
                 f"Workflow {uuid} was claimed by another process since it was"
@@ -1606,19 +1647,37 @@ class UnitOfWork:
             event = "taken_over"
         token = str(uuid_module.uuid4())
         current = fingerprint(definition)
-        connection.execute(
-            update(_WF)
-            .where(_WF.c.uuid == uuid)
-            .values(
-                status=WorkflowStatus.RUNNING.value,
-                version=row.version + 1,
-                claim_token=token,
-                heartbeat=now,
-                message_id=message_id,
-                fingerprint=current,
-                modified=now,
+        values: dict[str, Any] = {
+            "status": WorkflowStatus.RUNNING.value,
+            "version": row.version + 1,
+            "claim_token": token,
+            "heartbeat": now,
+            "message_id": message_id,
+            "fingerprint": current,
+            "modified": now,
+        }
+        restart_at = None
+        if event == "restarted" and outcome is Claim.RUN and details:
+            # The restart's own start position is part of its claim: a
+            # message cut short before the first object's save is carried
+            # on from there, not from where the workflow was before.
+            restart_at = _restart_start(
+                row.token_pos, row.callback_pos, details["object"], details["task"]
             )
-        )
+            values["token_pos"], values["callback_pos"] = restart_at
+            connection.execute(
+                update(_OBJ)
+                .where(
+                    _OBJ.c.workflow_uuid == uuid,
+                    _OBJ.c.position == restart_at[0],
+                )
+                .values(
+                    status=ObjectStatus.RUNNING.value,
+                    callback_pos=restart_at[1],
+                    modified=now,
+                )
+            )
+        connection.execute(update(_WF).where(_WF.c.uuid == uuid).values(**values))
         position = row.token_pos if row.token_pos >= 0 else None
         record_event(
             connection,
