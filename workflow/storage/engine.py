@@ -1277,13 +1277,15 @@ class UnitOfWork:
         self.claim_token: str | None = None
         self.message_id: str | None = None
         self.previous_status: WorkflowStatus | None = None
-        self.left_halted = False
+        self.left_halted: bool = False
         self.object_history: bool = getattr(
             engine.db_obj.store, "object_history", False
         )
         # How many objects have each status, kept up to date by the saves,
         # so that progress reports need not load the objects.
-        self.status_counts = {status.value: 0 for status in ObjectStatus}
+        self.status_counts: dict[int, int] = {
+            status.value: 0 for status in ObjectStatus
+        }
         self.saved_state: tuple[int, list[int]] | None = None
         self._staged: list[dict[str, Any]] = []
         self._events: list[tuple[str, int | None, Any]] = []
@@ -1907,8 +1909,8 @@ class StoredWorkflowEngine(DbWorkflowEngine):
         self._stored_objects = StoredObjects(self, 0)
         self.objects: StoredObjects = self._stored_objects
         db_obj.objects = self._stored_objects
-        self.unit_of_work = UnitOfWork(self)
-        self.replayed = False
+        self.unit_of_work: UnitOfWork = UnitOfWork(self)
+        self.replayed: bool = False
         self._depth = 0
 
     @classproperty

@@ -105,7 +105,7 @@ class UTCDateTime(TypeDecorator[datetime.datetime]):
     """
 
     impl: DateTime = DateTime(timezone=True)
-    cache_ok = True
+    cache_ok: bool = True
 
     def process_bind_param(self, value: Any, dialect: Any) -> Any:
         if value is None:
@@ -297,8 +297,8 @@ class WorkflowStore:
                 f"WorkflowStore lease must be a positive datetime.timedelta, not"
                 f" {lease!r}"
             )
-        self.lease = lease
-        self.object_history = bool(object_history)
+        self.lease: datetime.timedelta = lease
+        self.object_history: bool = bool(object_history)
         try:
             parsed = make_url(url)
         except Exception as exc:
