@@ -112,6 +112,36 @@ class ObjectStatus(EnumLabel):
         return {0: "New", 1: "Done", 2: "Need action", 3: "In process", 4: "Error"}
 
 
+def _log_halt(eng: Any, callbacks: Any, halt: BaseException) -> None:
+    """Log a halt as a stored engine does: a warning with the engine's fields.
+
+    Shared with :mod:`workflow.storage`, whose transition actions save
+    differently but log the same record.
+    """
+    log = eng.log
+    if log.isEnabledFor(logging.WARNING):
+        log.warning(
+            "Workflow %r halted at task %s with message: %s",
+            eng.name,
+            eng.current_taskname,
+            getattr(halt, "message", halt),
+            extra=eng.log_fields(task_at(callbacks, eng.state.callback_pos)),
+        )
+
+
+def _log_failure(eng: Any, callbacks: Any, traceback_text: str) -> None:
+    """Log a task's error as a stored engine does: an error with the traceback."""
+    log = eng.log
+    if log.isEnabledFor(logging.ERROR):
+        log.error(
+            "Workflow %r failed on object %s:\n%s",
+            eng.name,
+            eng.state.token_pos,
+            traceback_text,
+            extra=eng.log_fields(task_at(callbacks, eng.state.callback_pos)),
+        )
+
+
 class DbTransitionAction(TransitionActions):
     """Transition actions that save the object and workflow on halt and error."""
 
@@ -128,15 +158,7 @@ class DbTransitionAction(TransitionActions):
             id_workflow=eng.uuid,
         )
         eng.save(WorkflowStatus.HALTED)
-        log = eng.log
-        if log.isEnabledFor(logging.WARNING):
-            log.warning(
-                "Workflow %r halted at task %s with message: %s",
-                eng.name,
-                eng.current_taskname,
-                getattr(exc_info[1], "message", exc_info[1]),
-                extra=eng.log_fields(task_at(callbacks, eng.state.callback_pos)),
-            )
+        _log_halt(eng, callbacks, exc_info[1])
         TransitionActions.HaltProcessing(obj, eng, callbacks, exc_info)
 
     @staticmethod
@@ -148,15 +170,7 @@ class DbTransitionAction(TransitionActions):
             position. It is chained from the task's exception (``__cause__``).
         """
         traceback_text = "".join(traceback.format_exception(*exc_info))
-        log = eng.log
-        if log.isEnabledFor(logging.ERROR):
-            log.error(
-                "Workflow %r failed on object %s:\n%s",
-                eng.name,
-                eng.state.token_pos,
-                traceback_text,
-                extra=eng.log_fields(task_at(callbacks, eng.state.callback_pos)),
-            )
+        _log_failure(eng, callbacks, traceback_text)
         obj.set_error_message(traceback_text)
         obj.save(
             status=obj.known_statuses.ERROR,

@@ -40,7 +40,6 @@ from __future__ import annotations
 import itertools
 import json
 import json.encoder
-import logging
 import math
 import re
 import sys
@@ -56,7 +55,6 @@ from typing import Any, Callable, NoReturn, cast, overload
 from sqlalchemy import Table, bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from .._observe import task_at
 from .._vocabulary import OBJECT_MOVES, TASK_MOVES, check_restart_words, parse_uuid
 from ..engine import ActionMapper, ProcessingFactory, TransitionActions
 from ..engine_db import (
@@ -65,6 +63,8 @@ from ..engine_db import (
     DbWorkflowEngine,
     ObjectStatus,
     WorkflowStatus,
+    _log_failure,
+    _log_halt,
 )
 from ..errors import WorkflowAPIError, WorkflowError
 from ..utils import classproperty
@@ -969,15 +969,7 @@ class StoredTransitionActions(DbTransitionAction):
             {"message": obj.halt_message, "action": obj.halt_action},
         )
         eng.save(WorkflowStatus.HALTED)
-        log = eng.log
-        if log.isEnabledFor(logging.WARNING):
-            log.warning(
-                "Workflow %r halted at task %s with message: %s",
-                eng.name,
-                eng.current_taskname,
-                getattr(halt, "message", halt),
-                extra=eng.log_fields(task_at(callbacks, eng.state.callback_pos)),
-            )
+        _log_halt(eng, callbacks, halt)
         TransitionActions.HaltProcessing(obj, eng, callbacks, exc_info)
 
     @staticmethod
@@ -988,15 +980,7 @@ class StoredTransitionActions(DbTransitionAction):
             :meth:`~workflow.engine_db.DbTransitionAction.Exception` does.
         """
         traceback_text = "".join(traceback.format_exception(*exc_info))
-        log = eng.log
-        if log.isEnabledFor(logging.ERROR):
-            log.error(
-                "Workflow %r failed on object %s:\n%s",
-                eng.name,
-                eng.state.token_pos,
-                traceback_text,
-                extra=eng.log_fields(task_at(callbacks, eng.state.callback_pos)),
-            )
+        _log_failure(eng, callbacks, traceback_text)
         obj.set_error_message(traceback_text)
         work = eng.unit_of_work
         with work.deferred():
