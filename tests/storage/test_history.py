@@ -15,6 +15,7 @@ from workflow.storage import (
     start,
     workflow_history,
 )
+from workflow.storage.history import message_has_event
 
 WHEN = datetime.datetime(2026, 12, 4, 19, 0, 0, tzinfo=datetime.timezone.utc)
 
@@ -100,3 +101,19 @@ def test_deleting_a_workflow_deletes_its_history(store, uuid):
         record_event(connection, uuid, "resumed")
     delete_workflow(uuid, store)
     assert workflow_history(uuid, store) == []
+
+
+def test_message_has_event_finds_only_that_messages_listed_events(store, uuid):
+    with store.begin() as connection:
+        record_event(connection, uuid, "resumed", message_id="m-1")
+        record_event(connection, uuid, "halted", position=0, message_id="m-2")
+    with store.connect() as connection:
+        assert [
+            message_has_event(connection, uuid, message, events)
+            for message, events in [
+                ("m-1", ("resumed",)),
+                ("m-1", ("halted",)),
+                ("m-2", ("halted", "error")),
+                ("m-3", ("resumed", "halted")),
+            ]
+        ] == [True, False, True, False]

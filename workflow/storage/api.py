@@ -27,7 +27,7 @@ from .errors import (
     WorkflowExistsError,
     WorkflowNotFoundError,
 )
-from .history import CLAIM_EVENTS
+from .history import CLAIM_EVENTS, message_has_event
 from .models import (
     HistoryRecord,
     ObjectRecord,
@@ -310,16 +310,7 @@ def _message_in_history(
     uuid: str, message_id: str, store: WorkflowStore, events: tuple[str, ...]
 ) -> bool:
     with store.connect() as connection:
-        found = connection.execute(
-            select(HistoryRecord.id)
-            .where(
-                HistoryRecord.workflow_uuid == uuid,
-                HistoryRecord.message_id == message_id,
-                HistoryRecord.event.in_(events),
-            )
-            .limit(1)
-        ).first()
-    return found is not None
+        return message_has_event(connection, uuid, message_id, events)
 
 
 def _start_again(

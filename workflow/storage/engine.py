@@ -75,7 +75,7 @@ from .errors import (
     WorkflowExistsError,
     WorkflowNotFoundError,
 )
-from .history import CLAIM_EVENTS, record_event
+from .history import CLAIM_EVENTS, message_has_event, record_event
 from .models import HistoryRecord, ObjectRecord, WorkflowRecord, WorkflowStore, utcnow
 from .registry import Registry, fingerprint, fingerprint_matches, registry
 
@@ -1170,15 +1170,6 @@ _COUNT_OBJECTS = (
     .where(_OBJ.c.workflow_uuid == bindparam("w_uuid"))
     .group_by(_OBJ.c.status)
 )
-_MESSAGE_CLAIMED = (
-    select(_HISTORY.c.id)
-    .where(
-        _HISTORY.c.workflow_uuid == bindparam("w_uuid"),
-        _HISTORY.c.message_id == bindparam("message_id"),
-        _HISTORY.c.event.in_(CLAIM_EVENTS),
-    )
-    .limit(1)
-)
 _LAST_RUN_EVENT = (
     select(_HISTORY.c.event, _HISTORY.c.message_id)
     .where(
@@ -1565,12 +1556,7 @@ class UnitOfWork:
         if message_id is not None:
             if running and row.message_id == message_id:
                 outcome = Claim.CARRY_ON
-            elif (
-                connection.execute(
-                    _MESSAGE_CLAIMED, {"w_uuid": uuid, "message_id": message_id}
-                ).first()
-                is not None
-            ):
+            elif message_has_event(connection, uuid, message_id, CLAIM_EVENTS):
                 last = connection.execute(_LAST_RUN_EVENT, key).first()
                 # This message's own run, stopped by an error (a database
                 # error its task retries, say) and released, with nothing

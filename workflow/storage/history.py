@@ -66,6 +66,7 @@ __all__ = (
     "CLAIM_EVENTS",
     "EVENTS",
     "HistoryEntry",
+    "message_has_event",
     "record_event",
     "workflow_history",
 )
@@ -166,6 +167,25 @@ def record_event(
             details=details,
         )
     )
+
+
+def message_has_event(
+    connection: Connection, workflow_uuid: str, message_id: str, events: tuple[str, ...]
+) -> bool:
+    """Whether the message ``message_id`` caused one of ``events`` of a workflow.
+
+    Read in the connection's transaction: a claim asks it in its own snapshot.
+    """
+    found = connection.execute(
+        select(_HISTORY.c.id)
+        .where(
+            _HISTORY.c.workflow_uuid == workflow_uuid,
+            _HISTORY.c.message_id == message_id,
+            _HISTORY.c.event.in_(events),
+        )
+        .limit(1)
+    ).first()
+    return found is not None
 
 
 def workflow_history(
