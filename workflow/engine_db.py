@@ -26,7 +26,7 @@ from __future__ import annotations
 import logging
 import traceback
 from enum import Enum
-from typing import Any
+from typing import Any, NoReturn
 
 from ._observe import task_at
 from .engine import (
@@ -142,6 +142,20 @@ def _log_failure(eng: Any, callbacks: Any, traceback_text: str) -> None:
         )
 
 
+def _raise_failure(eng: Any, traceback_text: str, error: BaseException) -> NoReturn:
+    """Send ``workflow_error`` and raise the task's error as a stored engine does.
+
+    Shared with :mod:`workflow.storage`, whose transition actions save the
+    error differently but end the same way.
+    """
+    eng.signal.workflow_error(eng)
+    raise WorkflowError(
+        message=traceback_text,
+        id_workflow=eng.uuid,
+        id_object=eng.state.token_pos,
+    ) from error
+
+
 class DbTransitionAction(TransitionActions):
     """Transition actions that save the object and workflow on halt and error."""
 
@@ -178,12 +192,7 @@ class DbTransitionAction(TransitionActions):
             id_workflow=eng.uuid,
         )
         eng.save(WorkflowStatus.ERROR)
-        eng.signal.workflow_error(eng)
-        raise WorkflowError(
-            message=traceback_text,
-            id_workflow=eng.uuid,
-            id_object=eng.state.token_pos,
-        ) from exc_info[1]
+        _raise_failure(eng, traceback_text, exc_info[1])
 
 
 class DbProcessingFactory(ProcessingFactory):

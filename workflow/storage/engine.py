@@ -65,6 +65,7 @@ from ..engine_db import (
     WorkflowStatus,
     _log_failure,
     _log_halt,
+    _raise_failure,
 )
 from ..errors import WorkflowAPIError, WorkflowError
 from ..utils import classproperty
@@ -990,12 +991,7 @@ class StoredTransitionActions(DbTransitionAction):
             )
         work.record("error", obj.position, {"error": error_line(exc_info[1])})
         eng.save(WorkflowStatus.ERROR)
-        eng.signal.workflow_error(eng)
-        raise WorkflowError(
-            message=traceback_text,
-            id_workflow=eng.uuid,
-            id_object=eng.state.token_pos,
-        ) from exc_info[1]
+        _raise_failure(eng, traceback_text, exc_info[1])
 
     @staticmethod
     def _save_with_next(eng: Any, obj: Any, status: Any, callback_pos: Any) -> None:
