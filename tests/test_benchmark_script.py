@@ -144,12 +144,10 @@ def test_ratio_workload_counts_every_task_call(
 
 def test_startup_reports_its_parts_per_engine_and_the_floor_ratio(report):
     parts = report["workloads"]["startup"]["parts"]
-    names = ("create", "replace", "floor", "twin")
+    names = ("create", "replace", "floor", "least", "twin")
     whole = {"whole_to_floor_ratio", "whole_to_floor_target", "whole_to_floor_met"}
-    assert (
-        set(parts)
-        == {f"{name}_ns_per_engine" for name in names} | {"floor_ratio"} | whole
-    )
+    ratios = {"floor_ratio", "least_to_floor_ratio", "whole_to_least_ratio"}
+    assert set(parts) == {f"{name}_ns_per_engine" for name in names} | ratios | whole
     assert parts["whole_to_floor_target"] == 1.7
     assert parts["whole_to_floor_met"] == (parts["whole_to_floor_ratio"] <= 1.7)
     numbers = {key: value for key, value in parts.items() if key not in whole}
@@ -157,11 +155,25 @@ def test_startup_reports_its_parts_per_engine_and_the_floor_ratio(report):
     assert parts["floor_ratio"] == pytest.approx(
         parts["floor_ns_per_engine"] / parts["twin_ns_per_engine"]
     )
+    assert parts["least_to_floor_ratio"] == pytest.approx(
+        parts["least_ns_per_engine"] / parts["floor_ns_per_engine"]
+    )
+    assert parts["whole_to_least_ratio"] == pytest.approx(
+        parts["whole_to_floor_ratio"] / parts["least_to_floor_ratio"]
+    )
+
+
+def test_halt_resume_reports_the_least_faithful_ratio(report):
+    row = report["workloads"]["halt_resume"]
+    assert is_positive_number(row["least_ratio"])
+    assert row["engine_to_least_ratio"] == pytest.approx(
+        row["ratio"] / row["least_ratio"]
+    )
 
 
 @pytest.mark.parametrize(
     ("part", "expected_calls"),
-    [("engine", 3), ("create", 0), ("replace", 0), ("floor", 3)],
+    [("engine", 3), ("create", 0), ("replace", 0), ("floor", 3), ("least", 3)],
 )
 def test_startup_part_makes_its_task_calls(part, expected_calls):
     sides = BENCH.startup_part_sides(4)
@@ -304,3 +316,124 @@ def test_compare_refuses_sides_that_do_different_work():
     twin = BENCH.Side(lambda: BENCH.reset_tokens(tokens), twice)
     with pytest.raises(RuntimeError, match="made 3 task calls but its twin 6"):
         BENCH.compare("mismatch", engine, twin, 1)
+
+
+def _engine_state(eng: Any) -> tuple[Any, ...]:
+    state = eng.state
+    return (state.token_pos, list(state.callback_pos), state.current_object_processed)
+
+
+def _signal_log() -> tuple[list[tuple[str, Any]], Any]:
+    from workflow import signals
+
+    sent: list[tuple[str, Any]] = []
+    receivers = []
+    for name in ("workflow_started", "workflow_finished", "workflow_halted"):
+
+        def receiver(sender: Any, _name: str = name, **kwargs: Any) -> None:
+            sent.append((_name, sender))
+
+        getattr(signals, name).connect(receiver, weak=False)
+        receivers.append((getattr(signals, name), receiver))
+
+    def disconnect() -> None:
+        for signal, receiver in receivers:
+            signal.disconnect(receiver)
+
+    return sent, disconnect
+
+
+def test_the_least_run_leaves_the_state_and_sends_the_signals_of_the_engine():
+    tasks = BENCH.make_tasks(3)
+    runs = []
+    for run in (
+        lambda eng, objs: eng.process(objs),
+        lambda eng, objs: BENCH.least_run(eng, objs, True),
+    ):
+        eng = BENCH.new_engine(tasks)
+        tokens = BENCH.make_tokens(2)
+        sent, disconnect = _signal_log()
+        try:
+            run(eng, tokens)
+        finally:
+            disconnect()
+        runs.append(
+            (
+                _engine_state(eng),
+                eng.objects is tokens,
+                [token.calls for token in tokens],
+                [(name, sender is eng) for name, sender in sent],
+                "_run_owner" in eng.__dict__,
+            )
+        )
+    assert (
+        runs[0]
+        == runs[1]
+        == (
+            (1, [0], True),
+            True,
+            [3, 3],
+            [("workflow_started", True), ("workflow_finished", True)],
+            False,
+        )
+    )
+
+
+def test_the_least_halt_and_resume_halts_and_ends_as_the_engine_does():
+    tasks = BENCH.make_tasks(9)
+    definition = [*tasks[:5], BENCH.halt_once, *tasks[5:]]
+    outcomes = []
+    for process, restart in (
+        (
+            lambda eng, objs: eng.process(objs),
+            lambda eng: eng.restart("current", "next"),
+        ),
+        (
+            lambda eng, objs: BENCH.least_run(eng, objs, True),
+            lambda eng: BENCH.least_restart(eng, "current", "next"),
+        ),
+    ):
+        eng = BENCH.new_engine(definition)
+        tokens = BENCH.make_tokens(3)
+        sent, disconnect = _signal_log()
+        stops = []
+        try:
+            try:
+                process(eng, tokens)
+            except BENCH.HaltProcessing as halt:
+                stops.append((halt.message, _engine_state(eng)))
+            while len(stops) < 5:
+                try:
+                    restart(eng)
+                    break
+                except BENCH.HaltProcessing as halt:
+                    stops.append((halt.message, _engine_state(eng)))
+        finally:
+            disconnect()
+        outcomes.append(
+            (
+                stops,
+                _engine_state(eng),
+                [token.calls for token in tokens],
+                [name for name, _ in sent],
+            )
+        )
+    halted_at = [("waiting for the benchmark", (n, [5], False)) for n in range(3)]
+    assert (
+        outcomes[0]
+        == outcomes[1]
+        == (
+            halted_at,
+            (2, [0], True),
+            [10, 10, 10],
+            ["workflow_started", "workflow_halted"] * 3
+            + ["workflow_started", "workflow_finished"],
+        )
+    )
+
+
+def test_the_least_run_refuses_an_engine_another_thread_runs():
+    eng = BENCH.new_engine(BENCH.make_tasks(1))
+    eng.__dict__["_run_owner"] = -1
+    with pytest.raises(RuntimeError, match="another thread"):
+        BENCH.least_run(eng, BENCH.make_tokens(1), True)

@@ -521,13 +521,16 @@ class TransitionActions:
         obj: Any, eng: GenericWorkflowEngine, callbacks: Any, exc_info: ExcInfo
     ) -> None:
         """Send ``workflow_halted`` and re-raise the halt to the caller."""
-        _log_transition(
-            eng,
-            callbacks,
-            "Processing was halted at object %s, task %s",
-            eng.state.token_pos,
-            eng.state.callback_pos,
-        )
+        # Checked here too: halts are frequent, and the call and its
+        # arguments cost as much as the check when debug logging is off.
+        if eng.log.isEnabledFor(_DEBUG):
+            _log_transition(
+                eng,
+                callbacks,
+                "Processing was halted at object %s, task %s",
+                eng.state.token_pos,
+                eng.state.callback_pos,
+            )
         eng.signal.workflow_halted(eng)
         try:
             raise exc_info[1].with_traceback(exc_info[2])
