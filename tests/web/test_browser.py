@@ -2,14 +2,17 @@
 
 Uses Debian's ``chromium`` (``/usr/bin/chromium``, or ``$CHROMIUM``), which
 ``run-tests.sh`` installs; without it the tests fail, naming the package.
-Screenshots at desktop (1280 px) and phone (390 px) widths are saved in
-``docs/_static/holding-pen/`` for the documentation.
+Screenshots at desktop (1280 px) and phone (390 px) widths are taken in
+every run; they replace the documentation's, in ``docs/_static/holding-pen/``,
+only when ``WORKFLOW_UPDATE_SCREENSHOTS=1`` is set, so that running the
+tests leaves the working tree as it was.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,7 +26,9 @@ from workflow.engine_db import ObjectStatus
 from workflow.storage import WorkflowStore
 
 CHROMIUM = os.environ.get("CHROMIUM") or shutil.which("chromium") or ""
-SHOTS = Path(__file__).resolve().parents[2] / "docs" / "_static" / "holding-pen"
+DOC_SHOTS = Path(__file__).resolve().parents[2] / "docs" / "_static" / "holding-pen"
+UPDATE_SHOTS = os.environ.get("WORKFLOW_UPDATE_SCREENSHOTS") == "1"
+_shots: list[Path] = []
 TOKEN = "browser-operator"
 READ_ONLY_TOKEN = "browser-reader"
 DESKTOP = {"width": 1280, "height": 800}
@@ -99,13 +104,24 @@ def _page(browser: Any, site: dict[str, Any], token: str, viewport: dict[str, in
     return page
 
 
+def _shots_dir() -> Path:
+    """Where screenshots go: the documentation's folder, or a temporary one."""
+    if UPDATE_SHOTS:
+        DOC_SHOTS.mkdir(parents=True, exist_ok=True)
+        return DOC_SHOTS
+    if not _shots:
+        _shots.append(Path(tempfile.mkdtemp(prefix="workflow-screenshots-")))
+    return _shots[0]
+
+
 def _shot(page: Any, name: str) -> None:
     """Save a screenshot of the whole page (or of one element: a locator)."""
-    SHOTS.mkdir(parents=True, exist_ok=True)
+    path = _shots_dir() / f"{name}.png"
     if isinstance(page, sync_api.Locator):
-        page.screenshot(path=str(SHOTS / f"{name}.png"))
+        page.screenshot(path=str(path))
     else:
-        page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+        page.screenshot(path=str(path), full_page=True)
+    assert path.read_bytes().startswith(b"\x89PNG"), path
 
 
 def _open_from_waiting_list(page: Any, site: dict[str, Any], student: str) -> int:
