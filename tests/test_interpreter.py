@@ -23,7 +23,13 @@ from tests.configurations import CONFIGURATIONS
 from tests.strategies import PROFILE, SLOW_PROFILE, definitions, new_engine, objects
 from workflow.engine import GenericWorkflowEngine, HaltProcessing
 from workflow.errors import WorkflowAPIError
-from workflow.patterns.controlflow import CHOICE, IF_ELSE, WHILE
+from workflow.patterns.controlflow import (
+    CHOICE,
+    IF_ELSE,
+    TASK_JUMP_FWD,
+    TASK_JUMP_IF,
+    WHILE,
+)
 
 configurations = pytest.mark.parametrize(
     "engine_class", list(CONFIGURATIONS.values()), ids=list(CONFIGURATIONS)
@@ -180,6 +186,51 @@ def test_a_later_task_replaced_by_a_block_runs_as_the_block(engine_class):
     run_one(eng)
     assert log == ["replace A", "x A", "y A", "last A"]
     assert eng.state.callback_pos == [2]
+
+
+@configurations
+def test_a_later_control_task_replaced_by_a_plain_task_runs_as_that_task(
+    engine_class,
+):
+    log: list[str] = []
+
+    def replace(obj: Any, eng: Any) -> None:
+        log.append(f"replace {obj}")
+        eng.callbacks.get()[1] = _named("plain", log)
+
+    eng = engine_class()
+    # Item 1 is a jump over "skipped" until the first task replaces it.
+    eng.callbacks.replace(
+        [replace, TASK_JUMP_FWD(2), _named("skipped", log), _named("last", log)]
+    )
+    run_one(eng)
+    assert log == ["replace A", "plain A", "skipped A", "last A"]
+    assert eng.state.callback_pos == [3]
+
+
+@configurations
+def test_a_later_control_task_replaced_by_another_moves_as_the_new_one(
+    engine_class,
+):
+    log: list[str] = []
+
+    def replace(obj: Any, eng: Any) -> None:
+        log.append(f"replace {obj}")
+        eng.callbacks.get()[1] = TASK_JUMP_IF(lambda obj, eng: True, 3)
+
+    eng = engine_class()
+    eng.callbacks.replace(
+        [
+            replace,
+            TASK_JUMP_FWD(1),
+            _named("skipped", log),
+            _named("skipped too", log),
+            _named("last", log),
+        ]
+    )
+    run_one(eng)
+    assert log == ["replace A", "last A"]
+    assert eng.state.callback_pos == [4]
 
 
 @configurations

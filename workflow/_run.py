@@ -378,16 +378,20 @@ class _Interpreter:
                     moves = None
                     if controls is not None and item is items[index]:
                         moves = controls[index]
-                    if moves is not None and len(moves) == 7:
-                        # A nested block, whose shape its parent's keeps.
-                        if moves[0] is not item or moves[1] != len(item):
-                            moves = controls[index] = _shape(item)
-                        outer.append(shape)
-                        pos.append(0)
-                        depth += 1
-                        level, size, runs, controls, items, spans, final = shape = moves
-                        index = 0
-                        continue
+                        # A nested block, whose shape its parent's keeps (a
+                        # control task's moves start with its description,
+                        # never with the item).
+                        if moves is not None and moves[0] is item:
+                            if moves[1] != len(item):
+                                moves = controls[index] = _shape(item)
+                            outer.append(shape)
+                            pos.append(0)
+                            depth += 1
+                            level, size, runs, controls, items, spans, final = (
+                                shape
+                            ) = moves
+                            index = 0
+                            continue
                     if moves is None and isinstance(item, (list, tuple)):
                         # _shape(item), without the call when it is cached;
                         # the parent's shape keeps it for the next entry.
@@ -410,24 +414,24 @@ class _Interpreter:
                         if hooks is not None:
                             moves = None
                             self._run_hooked(item, obj, hooks)
+                        elif moves is not None:
+                            # Pattern.step, with the outcomes' moves worked
+                            # out in advance.
+                            cond = moves[3]
+                            if cond is not None:
+                                move = moves[1] if cond(obj, self) else moves[2]
+                            elif moves[4] is not None:
+                                step = moves[4](obj, self)
+                                moves = None
+                            else:
+                                move = moves[1]
                         else:
-                            if moves is None:
-                                control = _control_of(item)
-                                if control is not None:
-                                    moves = _moves(control, index, size)
-                            if moves is None:
+                            # An item the shape does not know as it is now.
+                            control = _control_of(item)
+                            if control is None:
                                 item(obj, self)
                             else:
-                                # Pattern.step, with the outcomes' moves
-                                # worked out in advance.
-                                cond = moves[3]
-                                if cond is not None:
-                                    move = moves[1] if cond(obj, self) else moves[2]
-                                elif moves[4] is not None:
-                                    step = moves[4](obj, self)
-                                    moves = None
-                                else:
-                                    move = moves[1]
+                                step = control.step(obj, self)
                     except BreakFromThisLoop:
                         step = BREAK_LEVEL
                         moves = None
