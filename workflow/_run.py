@@ -387,9 +387,9 @@ class _Interpreter:
                             outer.append(shape)
                             pos.append(0)
                             depth += 1
-                            level, size, runs, controls, items, spans, final = (
-                                shape
-                            ) = moves
+                            level, size, runs, controls, items, spans, final = shape = (
+                                moves
+                            )
                             index = 0
                             continue
                     if moves is None and isinstance(item, (list, tuple)):
