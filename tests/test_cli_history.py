@@ -184,7 +184,7 @@ def test_history_as_json_is_the_entries_to_dict(work, store, halted_history):
     assert done.stdout.count("\n") == 1
 
 
-def test_history_lists_the_first_events_and_says_how_to_see_more(work, store):
+def test_history_lists_the_latest_events_and_says_how_to_see_more(work, store):
     uuid = new_workflow(store, data=range(30))
     record(
         store,
@@ -198,20 +198,22 @@ def test_history_lists_the_first_events_and_says_how_to_see_more(work, store):
     assert (done.returncode, done.stderr) == (0, "")
     lines = done.stdout.splitlines()
     assert len(lines) == 1 + 20 + 2
-    assert (
-        lines[20]
-        == "2026-12-04 19:00:19.250 UTC  object_started        19  -      -           -"
+    assert lines[1] == (
+        "2026-12-04 19:00:05.250 UTC  object_started         5  -      -           -"
+    )
+    assert lines[20] == (
+        "2026-12-04 19:00:24.250 UTC  object_started        24  -      -           -"
     )
     assert lines[21:] == [
         "",
-        "the first 20 events shown: --limit N shows more (0: all),"
+        "the last 20 events shown: --limit N shows more (0: all),"
         " --object POSITION one object's",
     ]
     one = cli("show", uuid, "--history", "--limit", "1", cwd=work)
     assert one.stdout.splitlines()[1:] == [
-        "2026-12-04 19:00:00.250 UTC  object_started         0  -      -           -",
+        "2026-12-04 19:00:24.250 UTC  object_started        24  -      -           -",
         "",
-        "the first 1 event shown: --limit N shows more (0: all),"
+        "the last 1 event shown: --limit N shows more (0: all),"
         " --object POSITION one object's",
     ]
     every = cli("show", uuid, "--history", "--limit", "0", cwd=work)
@@ -219,7 +221,7 @@ def test_history_lists_the_first_events_and_says_how_to_see_more(work, store):
     exact = cli("show", uuid, "--history", "--limit", "25", cwd=work)
     assert exact.stdout == every.stdout
     as_json = cli("show", uuid, "--history", "--limit", "3", "--json", cwd=work)
-    assert [e["position"] for e in json.loads(as_json.stdout)] == [0, 1, 2]
+    assert [e["position"] for e in json.loads(as_json.stdout)] == [22, 23, 24]
 
 
 def test_history_of_a_workflow_without_events_is_the_header(work, store):

@@ -977,12 +977,18 @@ def _show_history(
         # Refuses a position the workflow does not have, naming those it has.
         storage.get_object(uuid, args.object, store)
     limit = SHOW_LIMIT if args.limit is None else (args.limit or None)
-    # One event more than shown tells whether some were left out.
+    # The newest events, which say where the workflow is now; one event
+    # more than shown tells whether older ones were left out.
     entries = storage.workflow_history(
-        uuid, store, position=args.object, limit=None if limit is None else limit + 1
+        uuid,
+        store,
+        position=args.object,
+        limit=None if limit is None else limit + 1,
+        latest=True,
     )
     more = limit is not None and len(entries) > limit
-    entries = entries[:limit]
+    if more:
+        entries = entries[1:]
     if args.json:
         _write_json(out, [entry.to_dict() for entry in entries])
         return EXIT_OK
@@ -1001,7 +1007,7 @@ def _show_history(
     out.write(format_table(headers, rows, right=(2,)))
     if more:
         out.write(
-            f"\nthe first {_count(len(entries), 'event')} shown: --limit N shows"
+            f"\nthe last {_count(len(entries), 'event')} shown: --limit N shows"
             " more (0: all), --object POSITION one object's\n"
         )
     return EXIT_OK
@@ -1496,7 +1502,8 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument(
         "--history",
         action="store_true",
-        help="list the workflow's events (with --object, that object's), oldest first",
+        help="list the workflow's latest events (with --object, that object's),"
+        " oldest first",
     )
     show.set_defaults(handler=_cmd_show)
 

@@ -75,6 +75,32 @@ def test_events_come_back_oldest_first_filtered_by_position_and_limited(store, u
     assert len(workflow_history(uuid, store, limit=1)) == 1
 
 
+@pytest.mark.parametrize(
+    ("latest", "limit", "kept"),
+    [
+        (False, 2, slice(None, 2)),
+        (True, 2, slice(-2, None)),
+        (True, 0, slice(0, 0)),
+        (True, None, slice(None)),
+        (True, 99, slice(None)),
+    ],
+)
+def test_a_limit_keeps_the_oldest_events_or_with_latest_the_newest(
+    store, uuid, latest, limit, kept
+):
+    with store.begin() as connection:
+        for event in ["resumed", "halted", "resumed", "error"]:
+            record_event(connection, uuid, event, position=0, time=WHEN)
+    every = workflow_history(uuid, store)
+    assert [entry.event for entry in every[-4:]] == [
+        "resumed",
+        "halted",
+        "resumed",
+        "error",
+    ]
+    assert workflow_history(uuid, store, limit=limit, latest=latest) == every[kept]
+
+
 def test_an_event_rolled_back_with_its_transaction_is_not_recorded(store, uuid):
     before = workflow_history(uuid, store)
     with pytest.raises(RuntimeError), store.begin() as connection:

@@ -194,35 +194,42 @@ def workflow_history(
     *,
     position: int | None = None,
     limit: int | None = None,
+    latest: bool = False,
 ) -> list[HistoryEntry]:
     """Return a workflow's history, oldest event first.
 
     :param uuid: the workflow's full uuid.
     :param store: where it is stored.
     :param position: only the events of the object at this position.
-    :param limit: at most this many events (the oldest ones).
+    :param limit: at most this many events: the oldest ones, or with
+        ``latest`` the newest ones (still returned oldest first).
+    :param latest: keep the newest events rather than the oldest when
+        ``limit`` leaves some out.
     :raises ValueError: when ``limit`` is negative.
     """
     if limit is not None and limit < 0:
         raise ValueError(f"limit must be 0 or more, not {limit}")
-    query = (
-        select(_HISTORY).where(_HISTORY.c.workflow_uuid == uuid).order_by(_HISTORY.c.id)
-    )
+    newest_first = latest and limit is not None
+    order = _HISTORY.c.id.desc() if newest_first else _HISTORY.c.id
+    query = select(_HISTORY).where(_HISTORY.c.workflow_uuid == uuid).order_by(order)
     if position is not None:
         query = query.where(_HISTORY.c.position == position)
     if limit is not None:
         query = query.limit(limit)
     with store.connect() as connection:
-        return [
-            HistoryEntry(
-                row.id,
-                row.workflow_uuid,
-                row.time,
-                row.event,
-                row.position,
-                row.actor,
-                row.message_id,
-                row.details,
-            )
-            for row in connection.execute(query)
-        ]
+        rows = list(connection.execute(query))
+    if newest_first:
+        rows.reverse()
+    return [
+        HistoryEntry(
+            row.id,
+            row.workflow_uuid,
+            row.time,
+            row.event,
+            row.position,
+            row.actor,
+            row.message_id,
+            row.details,
+        )
+        for row in rows
+    ]
