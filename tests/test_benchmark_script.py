@@ -144,9 +144,14 @@ def test_ratio_workload_counts_every_task_call(
 
 def test_startup_reports_its_parts_per_engine_and_the_floor_ratio(report):
     parts = report["workloads"]["startup"]["parts"]
-    names = ("create", "replace", "floor", "least", "twin")
+    names = ("create", "replace", "floor", "least", "least_checked", "twin")
     whole = {"whole_to_floor_ratio", "whole_to_floor_target", "whole_to_floor_met"}
-    ratios = {"floor_ratio", "least_to_floor_ratio", "whole_to_least_ratio"}
+    ratios = {
+        "floor_ratio",
+        "least_to_floor_ratio",
+        "least_checked_to_floor_ratio",
+        "whole_to_least_ratio",
+    }
     assert set(parts) == {f"{name}_ns_per_engine" for name in names} | ratios | whole
     assert parts["whole_to_floor_target"] == 1.7
     assert parts["whole_to_floor_met"] == (parts["whole_to_floor_ratio"] <= 1.7)
@@ -161,11 +166,15 @@ def test_startup_reports_its_parts_per_engine_and_the_floor_ratio(report):
     assert parts["whole_to_least_ratio"] == pytest.approx(
         parts["whole_to_floor_ratio"] / parts["least_to_floor_ratio"]
     )
+    assert parts["least_checked_to_floor_ratio"] == pytest.approx(
+        parts["least_checked_ns_per_engine"] / parts["floor_ns_per_engine"]
+    )
 
 
 def test_halt_resume_reports_the_least_faithful_ratio(report):
     row = report["workloads"]["halt_resume"]
     assert is_positive_number(row["least_ratio"])
+    assert is_positive_number(row["least_checked_ratio"])
     assert row["engine_to_least_ratio"] == pytest.approx(
         row["ratio"] / row["least_ratio"]
     )
@@ -173,7 +182,14 @@ def test_halt_resume_reports_the_least_faithful_ratio(report):
 
 @pytest.mark.parametrize(
     ("part", "expected_calls"),
-    [("engine", 3), ("create", 0), ("replace", 0), ("floor", 3), ("least", 3)],
+    [
+        ("engine", 3),
+        ("create", 0),
+        ("replace", 0),
+        ("floor", 3),
+        ("least", 3),
+        ("least_checked", 3),
+    ],
 )
 def test_startup_part_makes_its_task_calls(part, expected_calls):
     sides = BENCH.startup_part_sides(4)
@@ -349,6 +365,7 @@ def test_the_least_run_leaves_the_state_and_sends_the_signals_of_the_engine():
     for run in (
         lambda eng, objs: eng.process(objs),
         lambda eng, objs: BENCH.least_run(eng, objs, True),
+        lambda eng, objs: BENCH.least_run(eng, objs, True, checked=True),
     ):
         eng = BENCH.new_engine(tasks)
         tokens = BENCH.make_tokens(2)
@@ -369,6 +386,7 @@ def test_the_least_run_leaves_the_state_and_sends_the_signals_of_the_engine():
     assert (
         runs[0]
         == runs[1]
+        == runs[2]
         == (
             (1, [0], True),
             True,
@@ -391,6 +409,10 @@ def test_the_least_halt_and_resume_halts_and_ends_as_the_engine_does():
         (
             lambda eng, objs: BENCH.least_run(eng, objs, True),
             lambda eng: BENCH.least_restart(eng, "current", "next"),
+        ),
+        (
+            lambda eng, objs: BENCH.least_run(eng, objs, True, checked=True),
+            lambda eng: BENCH.least_restart(eng, "current", "next", checked=True),
         ),
     ):
         eng = BENCH.new_engine(definition)
@@ -422,6 +444,7 @@ def test_the_least_halt_and_resume_halts_and_ends_as_the_engine_does():
     assert (
         outcomes[0]
         == outcomes[1]
+        == outcomes[2]
         == (
             halted_at,
             (2, [0], True),
@@ -437,3 +460,17 @@ def test_the_least_run_refuses_an_engine_another_thread_runs():
     eng.__dict__["_run_owner"] = -1
     with pytest.raises(RuntimeError, match="another thread"):
         BENCH.least_run(eng, BENCH.make_tokens(1), True)
+
+
+@pytest.mark.parametrize(("checked", "plans"), [(False, 0), (True, 1)])
+def test_the_checked_least_run_decides_the_plan_as_the_engine_does(checked, plans):
+    eng = BENCH.new_engine(BENCH.make_tasks(1))
+    decided = []
+
+    def plan() -> Any:
+        decided.append(True)
+        return BENCH.GenericWorkflowEngine._plan(eng)
+
+    eng._plan = plan
+    BENCH.least_run(eng, BENCH.make_tokens(2), True, checked=checked)
+    assert len(decided) == plans
