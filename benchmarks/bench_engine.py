@@ -40,7 +40,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from workflow._vocabulary import OBJECT_MOVES, TASK_MOVES
-from workflow.engine import GenericWorkflowEngine, HaltProcessing
+from workflow.engine import _RUN_OWNER, GenericWorkflowEngine, HaltProcessing
 
 FULL = {
     "repeats": 25,
@@ -474,9 +474,6 @@ def bench_halt_resume(config: dict[str, Any]) -> dict[str, Any]:
 # The least a faithful run costs
 
 
-_LEAST_OWNER = "_run_owner"
-
-
 def least_run(
     eng: Any, objects: list[Any], reset_state: bool, checked: bool = False
 ) -> None:
@@ -505,7 +502,7 @@ def least_run(
     """
     ident = get_ident()
     attributes = eng.__dict__
-    if attributes.setdefault(_LEAST_OWNER, ident) != ident:
+    if attributes.setdefault(_RUN_OWNER, ident) != ident:
         raise RuntimeError("least_run: the engine is running in another thread")
     try:
         state = eng.state
@@ -549,7 +546,7 @@ def least_run(
         eng.signal.workflow_finished(eng)
         state.current_object_processed = True
     finally:
-        del attributes[_LEAST_OWNER]
+        del attributes[_RUN_OWNER]
 
 
 def least_restart(eng: Any, obj: str, task: str, checked: bool = False) -> None:

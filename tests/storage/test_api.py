@@ -20,7 +20,6 @@ from workflow.storage import (
     WorkflowNotFoundError,
     WorkflowRecord,
     WorkflowResult,
-    WorkflowStore,
     fingerprint,
     get_workflow,
     list_halted_objects,
@@ -45,16 +44,6 @@ C, H, N, E = (
     ObjectStatus.INITIAL,
     ObjectStatus.ERROR,
 )
-
-
-@pytest.fixture
-def store(store_url):
-    store = WorkflowStore(store_url)
-    store.create_all()
-    try:
-        yield store
-    finally:
-        store.dispose()
 
 
 def items(*flags):

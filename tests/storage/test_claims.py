@@ -53,16 +53,6 @@ CHAOS = "tests.storage.wfdefs:CHAOS"
 WAIT = 10
 
 
-@pytest.fixture
-def store(store_url):
-    store = WorkflowStore(store_url)
-    store.create_all()
-    try:
-        yield store
-    finally:
-        store.dispose()
-
-
 def workflow_row(store, uuid):
     with store.engine.connect() as connection:
         return connection.execute(

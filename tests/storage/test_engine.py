@@ -39,16 +39,6 @@ REVIEW = "tests.storage.wfdefs:REVIEW"
 KEEP = "tests.storage.wfdefs:KEEP"
 
 
-@pytest.fixture
-def store(store_url):
-    store = WorkflowStore(store_url)
-    store.create_all()
-    try:
-        yield store
-    finally:
-        store.dispose()
-
-
 def test_with_name_stores_a_new_workflow_and_its_objects(store):
     eng = StoredWorkflowEngine.with_name(REVIEW, store, data=[{"id": 0}, {"id": 1}])
     assert (eng.name, eng.status) == (REVIEW, WorkflowStatus.NEW)

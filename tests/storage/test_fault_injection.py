@@ -179,17 +179,6 @@ def empty(store: WorkflowStore) -> None:
         connection.execute(delete(WorkflowRecord.__table__))
 
 
-@pytest.fixture
-def store(store_url: str) -> Iterator[WorkflowStore]:
-    """A store with the schema created, on SQLite and on PostgreSQL."""
-    store = WorkflowStore(store_url)
-    try:
-        store.create_all()
-        yield store
-    finally:
-        store.dispose()
-
-
 @pytest.mark.parametrize("kind", ["statement", "commit"])
 def test_a_fault_at_any_save_point_reaches_the_caller_and_resume_recovers(store, kind):
     injector = FaultInjector(store, kind)

@@ -5,24 +5,12 @@ from __future__ import annotations
 import logging
 import uuid as uuid_module
 
-import pytest
-
 from workflow.engine_db import WorkflowStatus
-from workflow.storage import WorkflowStore, registry, start
+from workflow.storage import registry, start
 
 from . import wfdefs
 
 FIELDS = ("workflow_uuid", "workflow_name", "object_position", "task_name")
-
-
-@pytest.fixture
-def store(store_url):
-    store = WorkflowStore(store_url)
-    store.create_all()
-    try:
-        yield store
-    finally:
-        store.dispose()
 
 
 def _fields(record: logging.LogRecord) -> tuple[object, ...]:

@@ -20,7 +20,6 @@ from workflow.storage import (
     WorkflowBusyError,
     WorkflowNotFoundError,
     WorkflowRecord,
-    WorkflowStore,
     count_objects,
     delete_workflow,
     get_object,
@@ -38,16 +37,6 @@ from workflow.storage import (
 REVIEW = "tests.storage.wfdefs:REVIEW"
 INTERRUPTING = "tests.storage.wfdefs:INTERRUPTING"
 LONG_AGO = datetime.datetime(2020, 1, 1, 10, 0, tzinfo=datetime.timezone.utc)
-
-
-@pytest.fixture
-def store(store_url):
-    store = WorkflowStore(store_url)
-    store.create_all()
-    try:
-        yield store
-    finally:
-        store.dispose()
 
 
 def items(*flags):

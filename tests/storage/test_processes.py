@@ -15,7 +15,6 @@ import pytest
 from workflow.engine_db import ObjectStatus, WorkflowStatus
 from workflow.storage import (
     WorkflowBusyError,
-    WorkflowStore,
     get_workflow,
     list_objects,
     list_workflows,
@@ -27,16 +26,6 @@ from . import run_storage, wfdefs
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 PROCESS_TIMEOUT = 60
-
-
-@pytest.fixture
-def store(store_url):
-    store = WorkflowStore(store_url)
-    store.create_all()
-    try:
-        yield store
-    finally:
-        store.dispose()
 
 
 def child_environment(**extra):

@@ -37,7 +37,6 @@ import random
 import signal
 import time
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -215,16 +214,6 @@ def _unfinished(entries: list[dict[str, Any]]) -> dict[str, Any] | None:
 
 
 # -- the test -----------------------------------------------------------------
-
-
-@pytest.fixture
-def store(store_url: str) -> Iterator[WorkflowStore]:
-    store = WorkflowStore(store_url)
-    store.create_all()
-    try:
-        yield store
-    finally:
-        store.dispose()
 
 
 @pytest.mark.slow

@@ -10,6 +10,7 @@ tests leaves the working tree as it was.
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import tempfile
@@ -28,7 +29,6 @@ from workflow.storage import WorkflowStore
 CHROMIUM = os.environ.get("CHROMIUM") or shutil.which("chromium") or ""
 DOC_SHOTS = Path(__file__).resolve().parents[2] / "docs" / "_static" / "holding-pen"
 UPDATE_SHOTS = os.environ.get("WORKFLOW_UPDATE_SCREENSHOTS") == "1"
-_shots: list[Path] = []
 TOKEN = "browser-operator"
 READ_ONLY_TOKEN = "browser-reader"
 DESKTOP = {"width": 1280, "height": 800}
@@ -104,14 +104,13 @@ def _page(browser: Any, site: dict[str, Any], token: str, viewport: dict[str, in
     return page
 
 
+@functools.cache
 def _shots_dir() -> Path:
     """Where screenshots go: the documentation's folder, or a temporary one."""
     if UPDATE_SHOTS:
         DOC_SHOTS.mkdir(parents=True, exist_ok=True)
         return DOC_SHOTS
-    if not _shots:
-        _shots.append(Path(tempfile.mkdtemp(prefix="workflow-screenshots-")))
-    return _shots[0]
+    return Path(tempfile.mkdtemp(prefix="workflow-screenshots-"))
 
 
 def _shot(page: Any, name: str) -> None:

@@ -296,14 +296,7 @@ def start(
         ):
             raise
         return _start_again(exists.uuid, message_id, store, stop_on_halt, stop_on_error)
-    return run_engine(
-        eng,
-        lambda: eng.process(
-            stop_on_error=stop_on_error,
-            stop_on_halt=stop_on_halt,
-            message_id=message_id,
-        ),
-    )
+    return _process(eng, stop_on_halt, stop_on_error, message_id)
 
 
 def _message_in_history(
@@ -329,6 +322,16 @@ def _start_again(
         # start's outcome is what that run left.
         eng.replayed = True
         return run_engine(eng, lambda: None)
+    return _process(eng, stop_on_halt, stop_on_error, message_id)
+
+
+def _process(
+    eng: StoredWorkflowEngine,
+    stop_on_halt: bool,
+    stop_on_error: bool,
+    message_id: str | None,
+) -> WorkflowResult:
+    """The first run of a started workflow (or its message's retry)."""
     return run_engine(
         eng,
         lambda: eng.process(
